@@ -9,6 +9,7 @@ so ``except SkystreamError`` catches them all::
     │   ├── UnknownEncodingError    an encoding name skystream does not know
     │   ├── EncodeError             data that cannot be written in the chosen encoding
     │   └── DecodeError             bytes that are not in the expected encoding
+    │       └── AlertDecodeError    bytes that are not an alert skystream can read (with a kind)
     ├── ValidationError             data that breaks a validation schema (all issues at once)
     ├── SchemaError                 an Avro schema that does not parse (the parser's message)
     ├── RegistryError               the schema registry answered with an error (status + code)
@@ -29,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AlertDecodeError",
     "BrokerBinaryNotFoundError",
     "BrokerUnavailableError",
     "CodecError",
@@ -70,6 +72,24 @@ class EncodeError(CodecError):
 
 class DecodeError(CodecError):
     """Bytes that are not in the expected encoding."""
+
+
+class AlertDecodeError(DecodeError):
+    """Bytes that are not an alert skystream can read.
+
+    Parameters
+    ----------
+    kind
+        Why, in one word to count by: ``"not-an-alert"`` (no known framing),
+        ``"unknown-schema"`` (a schema id nobody knows, or not an alert
+        schema), ``"corrupt"`` (cut short or damaged), ``"unsupported"``.
+    message
+        What was wrong and how to fix it.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 class ValidationError(SkystreamError):

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from skystream.config import KafkaSettings
+from skystream.config import KafkaSettings, RegistrySettings
 from skystream.exceptions import ConfigurationError
 from skystream.local.stack import EmbeddedStack, find_running_stack
 
-__all__ = ["CliContext", "echo_json", "pass_cli"]
+__all__ = ["CliContext", "echo_json", "find_registry", "pass_cli", "registry_settings"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,32 @@ pass_cli = click.make_pass_decorator(CliContext)
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def find_registry(url: str | None) -> RegistrySettings | None:
+    """Resolve the registry: ``url``, the environment, else the running embedded stack's."""
+    settings = RegistrySettings.from_env(url=url)
+    if settings.url is not None:
+        return settings
+    running = find_running_stack()
+    service = running.service("registry") if running is not None else None
+    if service is not None:
+        return settings.model_copy(update={"url": service.address})
+    return None
+
+
+def registry_settings(url: str | None) -> RegistrySettings:
+    """As :func:`find_registry`, for commands that cannot work without a registry.
+
+    Raises
+    ------
+    ConfigurationError
+        When no source names a registry.
+    """
+    settings = find_registry(url)
+    if settings is None:
+        raise ConfigurationError(
+            "no schema registry configured and no embedded stack with a registry running: "
+            "start one with `skystream up`, or pass --registry-url / set SKYSTREAM_REGISTRY_URL"
+        )
+    return settings

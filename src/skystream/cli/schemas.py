@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from skystream.cli.context import echo_json
-from skystream.config import RegistrySettings
+from skystream.cli.context import echo_json, registry_settings
 from skystream.exceptions import ConfigurationError, SchemaError
-from skystream.local.stack import find_running_stack
 from skystream.registry.client import RegistryClient, SchemaReference
 from skystream.schemas.avro import AvroSchema
 
@@ -28,17 +26,7 @@ _JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.
 
 @contextmanager
 def _client(registry_url: str | None) -> Iterator[RegistryClient]:
-    settings = RegistrySettings.from_env(url=registry_url)
-    if settings.url is None:
-        running = find_running_stack()
-        service = running.service("registry") if running is not None else None
-        if service is None:
-            raise ConfigurationError(
-                "no schema registry configured and no embedded stack with a registry running: "
-                "start one with `skystream up`, or pass --registry-url / set SKYSTREAM_REGISTRY_URL"
-            )
-        settings = settings.model_copy(update={"url": service.address})
-    with RegistryClient(settings) as client:
+    with RegistryClient(registry_settings(registry_url)) as client:
         yield client
 
 

@@ -1,0 +1,442 @@
+"""``play-stream``: replay a preloaded alert stream at the survey's pace.
+
+A reader thread consumes the source topic from the beginning, checks each
+alert (its framing, schema and first fields by default; every byte with
+``validate="full"``), and queues it with the time it is due. Sender threads,
+each with its own producer (and so its own broker connection), wait until an
+alert is due and publish it with its headers, plus ``alertsim-source-offset``
+and ``alertsim-pass``. Several senders keep the pacing at high rates: while one
+waits on a full send queue the others go on.
+
+The source is exhausted when every partition has shown its end-of-stream
+marker (``create-stream`` writes them); a topic without markers ends after
+``idle_timeout_s`` without a message. The broker's end offsets are never used:
+the embedded broker reports them wrong.
+
+Bad messages (not an alert, a schema id nobody knows, cut short, no time
+offset) are skipped and counted by kind; they never stop a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from skystream.alerts.decoder import AlertDecoder
+from skystream.config import KafkaSettings
+from skystream.exceptions import AlertDecodeError, ConfigurationError, DecodeError
+from skystream.kafka.consumer import BatchConsumer
+from skystream.kafka.producer import BatchProducer
+from skystream.kafka.records import Record
+from skystream.registry.client import RegistryClient
+from skystream.simulator.cadence import Cadence, RubinVisitCadence, scaled
+from skystream.simulator.topics import (
+    HEADER_END,
+    HEADER_PASS,
+    HEADER_SOURCE_OFFSET,
+    HEADER_TIME_OFFSET,
+    create_topic,
+    partitions_of,
+)
+
+__all__ = ["PassReport", "PlaySummary", "Validation", "play_stream"]
+
+_log = logging.getLogger(__name__)
+
+#: How much of each alert play-stream checks before sending it.
+Validation = Literal["none", "head", "full"]
+
+_QUEUE_ALERTS = 1000  # about 160 MB of realistic Rubin alerts
+_BATCH = 500
+_POLL_S = 0.2
+_Item = tuple[float, bytes, list[tuple[str, bytes | None]]]
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """One pass over the source stream.
+
+    Attributes
+    ----------
+    number
+        1 for the first pass, 2 for the first repeat, ...
+    sent
+        Alerts published.
+    seconds
+        From the pass's start to its last delivery.
+    behind_median_s, behind_p99_s, behind_max_s
+        How late alerts went out compared with their schedule.
+    """
+
+    number: int
+    sent: int
+    seconds: float
+    behind_median_s: float
+    behind_p99_s: float
+    behind_max_s: float
+
+    @property
+    def rate(self) -> float:
+        """Alerts per second over the pass."""
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def message(self) -> str:
+        """``sent N alerts in T s (R/s)`` and how far behind schedule the pass ran."""
+        return (
+            f"sent {self.sent} alerts in {self.seconds:.2f} s ({self.rate:.1f}/s); behind "
+            f"schedule: median {self.behind_median_s:.3f} s, p99 {self.behind_p99_s:.3f} s, "
+            f"max {self.behind_max_s:.3f} s"
+        )
+
+
+@dataclass
+class PlaySummary:
+    """Every pass of a replay, and what was skipped."""
+
+    passes: list[PassReport] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def sent(self) -> int:
+        """Alerts published over all passes."""
+        return sum(report.sent for report in self.passes)
+
+    @property
+    def skipped_total(self) -> int:
+        """Messages skipped over all passes."""
+        return sum(self.skipped.values())
+
+
+def play_stream(
+    settings: KafkaSettings | str,
+    src_topic: str,
+    dst_topic: str,
+    *,
+    partitions: int | None = None,
+    speed: float = 1.0,
+    cadence: Cadence = "offsets",
+    repeat_interval_s: float | None = None,
+    passes: int | None = None,
+    producers: int = 2,
+    visit_size: int = 10_000,
+    visit_interval_s: float = 37.0,
+    validate: Validation = "head",
+    idle_timeout_s: float = 5.0,
+    registry: RegistryClient | None = None,
+    stop: threading.Event | None = None,
+    on_pass: Callable[[PassReport], None] | None = None,
+) -> PlaySummary:
+    """Replay ``src_topic`` (made by :func:`create_stream`) into ``dst_topic``.
+
+    Parameters
+    ----------
+    settings
+        Kafka connection settings, or a bootstrap address.
+    src_topic, dst_topic
+        The preloaded stream, and where alerts are published.
+    partitions
+        Create ``dst_topic`` with this many partitions if it does not exist.
+    speed
+        Times faster than real time; ``math.inf`` sends as fast as it can.
+    cadence
+        ``"offsets"`` (the stored time offsets) or ``"rubin-visits"``
+        (``visit_size`` alerts every ``visit_interval_s``, in bursts).
+    repeat_interval_s
+        Replay the whole stream again every this many seconds (37 s is a
+        Rubin visit); endless unless ``passes`` is given.
+    passes
+        Number of passes (default 1, or endless with ``repeat_interval_s``).
+    producers
+        Sender threads, each with its own producer.
+    validate
+        ``"head"`` (framing, schema and first fields: cheap), ``"full"``
+        (decode every alert: about 1 ms each), or ``"none"``.
+    idle_timeout_s
+        A source without end markers ends after this long without a message.
+    registry
+        Registry for checking schema ids that are not Rubin's.
+    stop
+        Set it to stop the replay early (what is queued is flushed).
+    on_pass
+        Called with each pass's report as the pass ends.
+
+    Raises
+    ------
+    ConfigurationError
+        A value out of range (speed <= 0, producers < 1, ...).
+    TopicError
+        The source topic does not exist.
+    """
+    _check(speed, producers, repeat_interval_s, passes, partitions, idle_timeout_s)
+    stop = stop or threading.Event()
+    source_partitions = partitions_of(settings, src_topic)
+    create_topic(settings, dst_topic, partitions=partitions or 1, must_be_new=False)
+    schedule = (
+        RubinVisitCadence(visit_size=visit_size, visit_interval_s=visit_interval_s)
+        if cadence == "rubin-visits"
+        else None
+    )
+    total_passes = passes if passes is not None else (None if repeat_interval_s else 1)
+    summary = PlaySummary()
+    senders = [
+        BatchProducer(settings, extra_config={"message.max.bytes": 16_000_000})
+        for _ in range(producers)
+    ]
+    decoder = AlertDecoder(registry=registry)
+    try:
+        start = time.perf_counter()
+        number = 0
+        while not stop.is_set() and (total_passes is None or number < total_passes):
+            number += 1
+            report = _play_pass(
+                settings,
+                src_topic,
+                dst_topic,
+                source_partitions,
+                number,
+                start,
+                senders,
+                decoder,
+                summary.skipped,
+                schedule,
+                speed,
+                validate,
+                idle_timeout_s,
+                stop,
+            )
+            summary.passes.append(report)
+            _log.info("pass %d: %s", number, report.message)
+            if on_pass is not None:
+                on_pass(report)
+            if repeat_interval_s is not None:
+                start += repeat_interval_s
+                if stop.wait(max(0.0, start - time.perf_counter())):
+                    break
+            else:
+                start = time.perf_counter()
+    finally:
+        for sender in senders:
+            sender.close()
+    return summary
+
+
+def _play_pass(
+    settings: KafkaSettings | str,
+    src_topic: str,
+    dst_topic: str,
+    source_partitions: list[int],
+    number: int,
+    start: float,
+    senders: list[BatchProducer],
+    decoder: AlertDecoder,
+    skipped: Counter[str],
+    schedule: RubinVisitCadence | None,
+    speed: float,
+    validate: Validation,
+    idle_timeout_s: float,
+    stop: threading.Event,
+) -> PassReport:
+    pending: queue.Queue[_Item | None] = queue.Queue(_QUEUE_ALERTS)
+    lags: list[list[float]] = [[] for _ in senders]
+    threads = [
+        threading.Thread(
+            target=_send,
+            args=(sender, dst_topic, pending, start, lags[index], stop),
+            name=f"play-sender-{index}",
+            daemon=True,
+        )
+        for index, sender in enumerate(senders)
+    ]
+    for thread in threads:
+        thread.start()
+    errors: list[BaseException] = []
+    try:
+        _read(
+            settings,
+            src_topic,
+            source_partitions,
+            number,
+            pending,
+            decoder,
+            skipped,
+            schedule,
+            speed,
+            validate,
+            idle_timeout_s,
+            stop,
+        )
+    except BaseException as exc:  # stop the senders, then re-raise
+        errors.append(exc)
+        stop.set()
+    finally:
+        for _ in threads:
+            _put(pending, None, None)
+        for thread in threads:
+            thread.join()
+        for sender in senders:
+            sender.flush()
+    if errors:
+        raise errors[0]
+    flat = np.concatenate([np.asarray(lag) for lag in lags]) if any(lags) else np.zeros(1)
+    return PassReport(
+        number=number,
+        sent=sum(len(lag) for lag in lags),
+        seconds=time.perf_counter() - start,
+        behind_median_s=float(np.median(flat)),
+        behind_p99_s=float(np.percentile(flat, 99)),
+        behind_max_s=float(flat.max()),
+    )
+
+
+def _read(
+    settings: KafkaSettings | str,
+    src_topic: str,
+    source_partitions: list[int],
+    number: int,
+    pending: queue.Queue[_Item | None],
+    decoder: AlertDecoder,
+    skipped: Counter[str],
+    schedule: RubinVisitCadence | None,
+    speed: float,
+    validate: Validation,
+    idle_timeout_s: float,
+    stop: threading.Event,
+) -> None:
+    """Queue the source's alerts with their due times until it is exhausted."""
+    ended: set[int] = set()
+    index = 0
+    pass_header = (HEADER_PASS, str(number).encode())
+    with BatchConsumer(settings, start="earliest") as consumer:
+        consumer.assign((src_topic, partition) for partition in source_partitions)
+        idle_since = time.monotonic()
+        while len(ended) < len(source_partitions) and not stop.is_set():
+            records = consumer.consume_batch(_BATCH, _POLL_S)
+            if not records:
+                if time.monotonic() - idle_since > idle_timeout_s:
+                    _log.info(
+                        "source %s idle for %.1f s: taking it as ended", src_topic, idle_timeout_s
+                    )
+                    return
+                continue
+            idle_since = time.monotonic()
+            for record in records:
+                if record.header(HEADER_END) is not None:
+                    ended.add(record.partition)
+                    continue
+                reason = _problem(record, decoder, validate, schedule)
+                if reason is not None:
+                    skipped[reason] += 1
+                    continue
+                if schedule is not None:
+                    due = schedule.due(index)
+                else:
+                    due = max(0.0, float(record.header(HEADER_TIME_OFFSET) or 0))
+                index += 1
+                headers = [
+                    *record.headers,
+                    (HEADER_SOURCE_OFFSET, f"{record.partition}:{record.offset}".encode()),
+                    pass_header,
+                ]
+                if not _put(pending, (scaled(due, speed), record.value, headers), stop):
+                    return
+
+
+def _problem(
+    record: Record, decoder: AlertDecoder, validate: Validation, schedule: RubinVisitCadence | None
+) -> str | None:
+    """Why ``record`` cannot be replayed, in one word; ``None`` when it can."""
+    if schedule is None:
+        offset = record.header(HEADER_TIME_OFFSET)
+        try:
+            if offset is None or not math.isfinite(float(offset)):
+                return "no-time-offset"
+        except ValueError:
+            return "no-time-offset"
+    if validate == "none":
+        return None
+    try:
+        alert = decoder.decode(record.value)
+        if validate == "full":
+            alert.record  # noqa: B018  (decodes every byte)
+        else:
+            alert.get("alert_id")
+    except AlertDecodeError as exc:
+        _log.debug("skipping %s:%d: %s", record.partition, record.offset, exc)
+        return exc.kind
+    except DecodeError as exc:
+        _log.debug("skipping %s:%d: %s", record.partition, record.offset, exc)
+        return "corrupt"
+    return None
+
+
+def _put(
+    pending: queue.Queue[_Item | None], item: _Item | None, stop: threading.Event | None
+) -> bool:
+    """Queue ``item``, giving up when ``stop`` is set; return whether it was queued."""
+    while True:
+        try:
+            pending.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            if stop is not None and stop.is_set():
+                return False
+
+
+def _send(
+    producer: BatchProducer,
+    topic: str,
+    pending: queue.Queue[_Item | None],
+    start: float,
+    lags: list[float],
+    stop: threading.Event,
+) -> None:
+    """Publish queued alerts when they are due (one sender thread)."""
+    clock = time.perf_counter
+    while True:
+        item = pending.get()
+        if item is None:
+            return
+        if stop.is_set():
+            continue  # drain without sending
+        due, value, headers = item
+        wait = start + due - clock()
+        if wait > 0 and stop.wait(wait):
+            continue
+        now = clock()
+        producer.produce(topic, value, headers=headers)
+        lags.append(max(0.0, now - start - due))
+
+
+def _check(
+    speed: float,
+    producers: int,
+    repeat_interval_s: float | None,
+    passes: int | None,
+    partitions: int | None,
+    idle_timeout_s: float,
+) -> None:
+    problems = []
+    if not speed > 0:
+        problems.append(f"speed {speed} must be > 0 (inf for no pacing)")
+    if producers < 1:
+        problems.append(f"producers {producers} must be at least 1")
+    if repeat_interval_s is not None and not repeat_interval_s > 0:
+        problems.append(f"repeat interval {repeat_interval_s} s must be > 0")
+    if passes is not None and passes < 1:
+        problems.append(f"passes {passes} must be at least 1")
+    if partitions is not None and partitions < 1:
+        problems.append(f"partitions {partitions} must be at least 1")
+    if not idle_timeout_s > 0:
+        problems.append(f"idle timeout {idle_timeout_s} s must be > 0")
+    if problems:
+        raise ConfigurationError("; ".join(problems))
