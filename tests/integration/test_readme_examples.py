@@ -61,3 +61,35 @@ def test_library_example(kafka_settings: KafkaSettings, capfd: Any) -> None:
 def test_codec_example() -> None:
     example = next(b for b in _blocks("python") if "from skystream.codecs import" in b)
     exec(compile(example, str(README), "exec"), {})
+
+
+def test_alert_simulator_tour(stack_state_dir: Path, tmp_path: Path) -> None:
+    tour = next(b for b in _blocks("bash") if b.startswith("skystream sim generate"))
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "SKYSTREAM_STATE_DIR": str(stack_state_dir),
+    }
+    environment.pop("SKYSTREAM_BOOTSTRAP_SERVERS", None)
+    commands = ["skystream up", *(line.split("  #")[0].strip() for line in tour.splitlines())]
+    outputs = {}
+    for command in commands:
+        result = subprocess.run(
+            ["bash", "-c", command],
+            env=environment,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{command!r} failed: {result.stderr}"
+        outputs[command] = result.stdout
+    created = next(out for command, out in outputs.items() if "create-stream" in command)
+    assert created == "successfully preloaded stream with 200 alerts\n"
+    played = [out for command, out in outputs.items() if "play-stream" in command]
+    assert played[0].startswith("sent 200 alerts in ")
+    assert played[1].count("sent 200 alerts in ") == 2
+    printed = next(out for command, out in outputs.items() if "-n 3" in command)
+    assert len(printed.splitlines()) == 3
+    bounded = next(out for command, out in outputs.items() if "--json" in command)
+    assert len(bounded.splitlines()) == 100  # the second visit of 100, 2 s after the first

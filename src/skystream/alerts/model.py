@@ -190,7 +190,7 @@ class Alert:
     ('ztf', 739260766315010006, 75.2007803, 35.3613954, False)
     """
 
-    __slots__ = ("_data", "_offset", "_record", "_values", "layout")
+    __slots__ = ("_data", "_head", "_offset", "_record", "_values", "layout")
 
     def __init__(
         self,
@@ -206,6 +206,7 @@ class Alert:
         self._offset = offset
         self._record = record
         self._values: dict[str, Any] = {}
+        self._head: Mapping[FieldPath, Any] | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], layout: AlertLayout) -> Alert:
@@ -243,8 +244,10 @@ class Alert:
         if self._record is not None:
             values.update(layout.values_from_record(self._record, (name,)))
         elif name in layout.head:
-            raw = layout.head_reader.read(self._payload, self._offset)
-            values.update(layout.values(raw, layout.head))
+            # One cheap read of the first fields serves every head field.
+            if self._head is None:
+                self._head = layout.head_reader.read(self._payload, self._offset)
+            values.update(layout.values(self._head, (name,)))
         else:
             raw = layout.reader((name,)).read(self._payload, self._offset)
             values.update(layout.values(raw, (name,)))

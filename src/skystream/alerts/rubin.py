@@ -78,7 +78,18 @@ def rubin_layout(schema: AvroSchema, schema_id: int | None = None) -> AlertLayou
         "sso_id": Field((("diaSource", "ssObjectId"),), _nonzero),
     }
     fields.update(_solar_system_fields(top, dec))
-    head = tuple(name for name in fields if not name.startswith("sso_") or name == "sso_id")
+    # The head is what one cheap read gets: fields early in diaSource (``band``
+    # sits late in most versions and is read on its own when asked for).
+    order = list(source)
+    head = tuple(
+        name
+        for name, spec in fields.items()
+        if spec.paths
+        and all(
+            len(path) == 1 or (path[0] == "diaSource" and order.index(path[1]) < _HEAD_FIELDS)
+            for path in spec.paths
+        )
+    )
     names = _Names(dec[1], mjd[1], band[1] if band else None, flux, flux_err)
     return AlertLayout(
         survey="rubin",
@@ -91,6 +102,9 @@ def rubin_layout(schema: AvroSchema, schema_id: int | None = None) -> AlertLayou
         history_length=_history_length,
         schema_id=schema_id,
     )
+
+
+_HEAD_FIELDS = 30  # diaSource fields read by the head: ids, time, position, fluxes, snr
 
 
 def _solar_system_fields(top: Mapping[str, Any], dec: FieldPath) -> dict[str, Field]:

@@ -26,7 +26,7 @@ from skystream.alerts.model import AlertLayout
 from skystream.alerts.schemas import rubin_schema, rubin_schema_id
 from skystream.codecs import wire
 from skystream.config import KafkaSettings
-from skystream.exceptions import ConfigurationError, SchemaError, TopicError
+from skystream.exceptions import ConfigurationError, RegistryError, SchemaError, TopicError
 from skystream.kafka.producer import BatchProducer
 from skystream.registry.client import RegistryClient
 from skystream.simulator.topics import (
@@ -41,6 +41,7 @@ __all__ = ["PreloadSummary", "create_stream"]
 
 _log = logging.getLogger(__name__)
 _SECONDS_PER_DAY = 86_400.0
+_INCOMPATIBLE = 409
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,14 @@ def create_stream(
     paths = [Path(path) for path in files]
     if not paths:
         raise ConfigurationError("create-stream needs at least one alert file")
-    for path in paths:  # fail on a bad file before touching the topic
-        next(iter(read_alert_file(path)), None)
+    # Check every file and settle its schema id before the topic is touched.
+    ids: dict[str, int] = {}
+    for path in paths:
+        first = next(iter(read_alert_file(path)), None)
+        if first is not None:
+            label = _label(first.layout)
+            if label not in ids:
+                ids[label] = _schema_id(first.layout, schema_id, registry, dst_topic)
     if topic_exists(settings, dst_topic):
         if not force:
             raise TopicError(
@@ -123,22 +130,17 @@ def create_stream(
             )
         delete_topic(settings, dst_topic)
     create_topic(settings, dst_topic, partitions=1, config={"retention.ms": "-1"})
-    ids: dict[str, int] = {}
     reference_mjd: float | None = None
     count = size = 0
     offset_s = 0.0
     with BatchProducer(settings, extra_config={"message.max.bytes": 16_000_000}) as producer:
         for path in paths:
             for alert in read_alert_file(path):
-                layout = alert.layout
-                label = f"{layout.survey} {layout.version}"
-                if label not in ids:
-                    ids[label] = _schema_id(layout, schema_id, registry, dst_topic)
                 mjd = alert.mjd
                 if reference_mjd is None:
                     reference_mjd = mjd
                 offset_s = (mjd - reference_mjd) * _SECONDS_PER_DAY
-                value = wire.pack(ids[label], alert.raw or b"")
+                value = wire.pack(ids[_label(alert.layout)], alert.raw or b"")
                 producer.produce(
                     dst_topic, value, headers=[(HEADER_TIME_OFFSET, f"{offset_s:.6f}".encode())]
                 )
@@ -147,6 +149,10 @@ def create_stream(
             _log.info("preloaded %s: %d alerts so far", path, count)
         producer.produce(dst_topic, b"", headers=[(HEADER_END, str(count).encode())], partition=0)
     return PreloadSummary(dst_topic, count, size, ids, offset_s)
+
+
+def _label(layout: AlertLayout) -> str:
+    return f"{layout.survey} {layout.version}"
 
 
 def _schema_id(
@@ -168,4 +174,14 @@ def _schema_id(
             f"{layout.survey} {layout.version} alerts have no schema id of their own: pass "
             "--schema-id N, or a schema registry (--registry-url) to register the schema in"
         )
-    return registry.register(f"{topic}-value", layout.schema)
+    subject = f"{topic}-value"
+    try:
+        return registry.register(subject, layout.schema)
+    except RegistryError as exc:
+        if exc.error_code != _INCOMPATIBLE:
+            raise
+        raise ConfigurationError(
+            f"the {layout.survey} {layout.version} alert schema is incompatible with the one "
+            f"already registered under {subject!r} ({exc.message}); preload one schema "
+            "version per topic, or set the subject's compatibility to NONE"
+        ) from exc

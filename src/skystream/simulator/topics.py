@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from skystream.config import KafkaSettings
 from skystream.exceptions import TopicError
-from skystream.kafka.admin import Admin
+from skystream.kafka.admin import Admin, TopicDescription
 
 __all__ = [
     "HEADER_END",
@@ -25,6 +25,7 @@ __all__ = [
     "HEADER_TIME_OFFSET",
     "create_topic",
     "delete_topic",
+    "describe_topic",
     "partitions_of",
     "topic_exists",
 ]
@@ -56,6 +57,18 @@ def topic_exists(settings: KafkaSettings | str, topic: str) -> bool:
     return topic in _run(settings, lambda admin: admin.list_topics(include_internal=True))
 
 
+def describe_topic(settings: KafkaSettings | str, topic: str) -> TopicDescription:
+    """Return partitions, replication and configs of ``topic``.
+
+    Raises
+    ------
+    TopicError
+        If the topic does not exist.
+    """
+    (description,) = _run(settings, lambda admin: admin.describe_topics([topic]))
+    return description
+
+
 def partitions_of(settings: KafkaSettings | str, topic: str) -> list[int]:
     """Return the partition ids of ``topic``.
 
@@ -64,8 +77,7 @@ def partitions_of(settings: KafkaSettings | str, topic: str) -> list[int]:
     TopicError
         If the topic does not exist.
     """
-    (description,) = _run(settings, lambda admin: admin.describe_topics([topic]))
-    return list(range(description.partitions))
+    return list(range(describe_topic(settings, topic).partitions))
 
 
 def delete_topic(settings: KafkaSettings | str, topic: str) -> None:

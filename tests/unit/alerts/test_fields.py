@@ -87,5 +87,5 @@ def test_unknown_fields_are_named_with_the_ones_there_are() -> None:
 
 
 def test_truncated_data_is_a_decode_error() -> None:
-    with pytest.raises(DecodeError, match="cannot read fields source.dec"):
+    with pytest.raises(DecodeError, match=r"cannot read fields source\.dec"):
         FieldReader(SCHEMA, [("source", "dec")]).read(DATA[:5])
