@@ -1,12 +1,16 @@
 """``play-stream``: replay a preloaded alert stream at the survey's pace.
 
-A reader thread consumes the source topic from the beginning, checks each
-alert (its framing, schema and first fields by default; every byte with
-``validate="full"``), and queues it with the time it is due. Sender threads,
-each with its own producer (and so its own broker connection), wait until an
-alert is due and publish it with its headers, plus ``alertsim-source-offset``
-and ``alertsim-pass``. Several senders keep the pacing at high rates: while one
-waits on a full send queue the others go on.
+The source topic is read from the beginning and each alert checked (its
+framing, schema and first fields by default; every byte with
+``validate="full"``). A stream that fits in ``cache_mb`` is read into memory
+once, before the first pass, as the original simulator did: the pacing then
+never waits on the broker, and repeated passes do not read the source again.
+A larger stream is read while it is played, pass after pass.
+
+Sender threads, each with its own producer (and so its own broker
+connection), wait until an alert is due and publish it with its headers, plus
+``alertsim-source-offset`` and ``alertsim-pass``. Several senders keep the
+pacing at high rates: while one waits on a full send queue the others go on.
 
 The source is exhausted when every partition has shown its end-of-stream
 marker (``create-stream`` writes them); a topic without markers ends after
@@ -25,14 +29,14 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from skystream.alerts.decoder import AlertDecoder
-from skystream.config import KafkaSettings
+from skystream.config import ConfigValue, KafkaSettings
 from skystream.exceptions import AlertDecodeError, ConfigurationError, DecodeError
 from skystream.kafka.consumer import BatchConsumer
 from skystream.kafka.producer import BatchProducer
@@ -55,10 +59,19 @@ _log = logging.getLogger(__name__)
 #: How much of each alert play-stream checks before sending it.
 Validation = Literal["none", "head", "full"]
 
-_QUEUE_ALERTS = 1000  # about 160 MB of realistic Rubin alerts
+_QUEUE_ALERTS = 1000  # about 140 MB of realistic Rubin alerts
 _BATCH = 500
 _POLL_S = 0.2
-_Item = tuple[float, bytes, list[tuple[str, bytes | None]]]
+# Not idempotent: on the embedded broker that costs 2-3x in rate; a replay tolerates the
+# rare duplicate a retried send makes (acks=all still waits for every write).
+_PRODUCER_CONFIG: dict[str, ConfigValue] = {
+    "message.max.bytes": 16_000_000,
+    "enable.idempotence": False,
+}
+Headers = list[tuple[str, bytes | None]]
+# An alert ready to replay: seconds from the pass start at speed 1, value, headers.
+_Alert = tuple[float, bytes, Headers]
+_Item = _Alert  # with its due time at the replay speed
 
 
 @dataclass(frozen=True)
@@ -101,10 +114,21 @@ class PassReport:
 
 @dataclass
 class PlaySummary:
-    """Every pass of a replay, and what was skipped."""
+    """Every pass of a replay, what was skipped, and how the source was read.
+
+    Attributes
+    ----------
+    loaded
+        Alerts read into memory before the first pass (``None``: the stream
+        did not fit in the cache and was read pass by pass).
+    load_seconds
+        Time taken to read them.
+    """
 
     passes: list[PassReport] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    loaded: int | None = None
+    load_seconds: float = 0.0
 
     @property
     def sent(self) -> int:
@@ -132,6 +156,7 @@ def play_stream(
     visit_interval_s: float = 37.0,
     validate: Validation = "head",
     idle_timeout_s: float = 5.0,
+    cache_mb: float = 2048.0,
     registry: RegistryClient | None = None,
     stop: threading.Event | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
@@ -163,6 +188,9 @@ def play_stream(
         (decode every alert: about 1 ms each), or ``"none"``.
     idle_timeout_s
         A source without end markers ends after this long without a message.
+    cache_mb
+        Read a source of up to this many MB into memory before the first
+        pass; ``0`` always reads it while playing.
     registry
         Registry for checking schema ids that are not Rubin's.
     stop
@@ -177,43 +205,36 @@ def play_stream(
     TopicError
         The source topic does not exist.
     """
-    _check(speed, producers, repeat_interval_s, passes, partitions, idle_timeout_s)
+    _check(speed, producers, repeat_interval_s, passes, partitions, idle_timeout_s, cache_mb)
     stop = stop or threading.Event()
-    source_partitions = partitions_of(settings, src_topic)
-    create_topic(settings, dst_topic, partitions=partitions or 1, must_be_new=False)
-    schedule = (
+    source = _Source(
+        settings,
+        src_topic,
+        partitions_of(settings, src_topic),
+        AlertDecoder(registry=registry),
+        validate,
         RubinVisitCadence(visit_size=visit_size, visit_interval_s=visit_interval_s)
         if cadence == "rubin-visits"
-        else None
+        else None,
+        idle_timeout_s,
+        stop,
     )
+    create_topic(settings, dst_topic, partitions=partitions or 1, must_be_new=False)
+    summary = PlaySummary(skipped=source.skipped)
+    if cache_mb > 0:
+        started = time.perf_counter()
+        if source.load(int(cache_mb * 1e6)):
+            summary.loaded = len(source.cached or ())
+            summary.load_seconds = time.perf_counter() - started
+            _log.info("read %d alerts into memory in %.2f s", summary.loaded, summary.load_seconds)
     total_passes = passes if passes is not None else (None if repeat_interval_s else 1)
-    summary = PlaySummary()
-    senders = [
-        BatchProducer(settings, extra_config={"message.max.bytes": 16_000_000})
-        for _ in range(producers)
-    ]
-    decoder = AlertDecoder(registry=registry)
+    senders = [BatchProducer(settings, extra_config=_PRODUCER_CONFIG) for _ in range(producers)]
     try:
         start = time.perf_counter()
         number = 0
         while not stop.is_set() and (total_passes is None or number < total_passes):
             number += 1
-            report = _play_pass(
-                settings,
-                src_topic,
-                dst_topic,
-                source_partitions,
-                number,
-                start,
-                senders,
-                decoder,
-                summary.skipped,
-                schedule,
-                speed,
-                validate,
-                idle_timeout_s,
-                stop,
-            )
+            report = _play_pass(source, dst_topic, number, start, speed, senders, stop)
             summary.passes.append(report)
             _log.info("pass %d: %s", number, report.message)
             if on_pass is not None:
@@ -230,20 +251,96 @@ def play_stream(
     return summary
 
 
+class _Source:
+    """The source stream: its checked alerts, from memory or read pass by pass."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings | str,
+        topic: str,
+        partitions: list[int],
+        decoder: AlertDecoder,
+        validate: Validation,
+        schedule: RubinVisitCadence | None,
+        idle_timeout_s: float,
+        stop: threading.Event,
+    ) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.partitions = partitions
+        self.decoder = decoder
+        self.validate = validate
+        self.schedule = schedule
+        self.idle_timeout_s = idle_timeout_s
+        self.stop = stop
+        self.skipped: Counter[str] = Counter()
+        self.cached: list[_Alert] | None = None
+
+    def load(self, budget_bytes: int) -> bool:
+        """Read the whole stream into memory if it fits in ``budget_bytes``."""
+        alerts: list[_Alert] = []
+        size = 0
+        for alert in self._read():
+            size += len(alert[1])
+            if size > budget_bytes:
+                _log.info(
+                    "source %s is larger than the cache: reading it while playing", self.topic
+                )
+                self.skipped.clear()  # counted again pass by pass
+                return False
+            alerts.append(alert)
+        self.cached = alerts
+        return True
+
+    def alerts(self) -> Iterator[_Alert]:
+        """Return the alerts of one pass, in order."""
+        if self.cached is not None:
+            return iter(self.cached)
+        return self._read()
+
+    def _read(self) -> Iterator[_Alert]:
+        """Read the topic from the start until it is exhausted, checking each alert."""
+        ended: set[int] = set()
+        index = 0
+        with BatchConsumer(self.settings, start="earliest") as consumer:
+            consumer.assign((self.topic, partition) for partition in self.partitions)
+            idle_since = time.monotonic()
+            while len(ended) < len(self.partitions) and not self.stop.is_set():
+                records = consumer.consume_batch(_BATCH, _POLL_S)
+                if not records:
+                    if time.monotonic() - idle_since > self.idle_timeout_s:
+                        _log.info(
+                            "source %s idle for %.1f s: taking it as ended",
+                            self.topic,
+                            self.idle_timeout_s,
+                        )
+                        return
+                    continue
+                idle_since = time.monotonic()
+                for record in records:
+                    if record.header(HEADER_END) is not None:
+                        ended.add(record.partition)
+                        continue
+                    reason = _problem(record, self.decoder, self.validate, self.schedule)
+                    if reason is not None:
+                        self.skipped[reason] += 1
+                        continue
+                    if self.schedule is not None:
+                        due = self.schedule.due(index)
+                    else:
+                        due = max(0.0, float(record.header(HEADER_TIME_OFFSET) or 0))
+                    index += 1
+                    source = f"{record.partition}:{record.offset}".encode()
+                    yield due, record.value, [*record.headers, (HEADER_SOURCE_OFFSET, source)]
+
+
 def _play_pass(
-    settings: KafkaSettings | str,
-    src_topic: str,
+    source: _Source,
     dst_topic: str,
-    source_partitions: list[int],
     number: int,
     start: float,
-    senders: list[BatchProducer],
-    decoder: AlertDecoder,
-    skipped: Counter[str],
-    schedule: RubinVisitCadence | None,
     speed: float,
-    validate: Validation,
-    idle_timeout_s: float,
+    senders: list[BatchProducer],
     stop: threading.Event,
 ) -> PassReport:
     pending: queue.Queue[_Item | None] = queue.Queue(_QUEUE_ALERTS)
@@ -259,25 +356,14 @@ def _play_pass(
     ]
     for thread in threads:
         thread.start()
-    errors: list[BaseException] = []
+    pass_header = (HEADER_PASS, str(number).encode())
     try:
-        _read(
-            settings,
-            src_topic,
-            source_partitions,
-            number,
-            pending,
-            decoder,
-            skipped,
-            schedule,
-            speed,
-            validate,
-            idle_timeout_s,
-            stop,
-        )
-    except BaseException as exc:  # stop the senders, then re-raise
-        errors.append(exc)
-        stop.set()
+        for due, value, headers in source.alerts():
+            if not _put(pending, (scaled(due, speed), value, [*headers, pass_header]), stop):
+                break
+    except BaseException:
+        stop.set()  # the senders drop what is left, then the error goes up
+        raise
     finally:
         for _ in threads:
             _put(pending, None, None)
@@ -285,8 +371,6 @@ def _play_pass(
             thread.join()
         for sender in senders:
             sender.flush()
-    if errors:
-        raise errors[0]
     flat = np.concatenate([np.asarray(lag) for lag in lags]) if any(lags) else np.zeros(1)
     return PassReport(
         number=number,
@@ -296,59 +380,6 @@ def _play_pass(
         behind_p99_s=float(np.percentile(flat, 99)),
         behind_max_s=float(flat.max()),
     )
-
-
-def _read(
-    settings: KafkaSettings | str,
-    src_topic: str,
-    source_partitions: list[int],
-    number: int,
-    pending: queue.Queue[_Item | None],
-    decoder: AlertDecoder,
-    skipped: Counter[str],
-    schedule: RubinVisitCadence | None,
-    speed: float,
-    validate: Validation,
-    idle_timeout_s: float,
-    stop: threading.Event,
-) -> None:
-    """Queue the source's alerts with their due times until it is exhausted."""
-    ended: set[int] = set()
-    index = 0
-    pass_header = (HEADER_PASS, str(number).encode())
-    with BatchConsumer(settings, start="earliest") as consumer:
-        consumer.assign((src_topic, partition) for partition in source_partitions)
-        idle_since = time.monotonic()
-        while len(ended) < len(source_partitions) and not stop.is_set():
-            records = consumer.consume_batch(_BATCH, _POLL_S)
-            if not records:
-                if time.monotonic() - idle_since > idle_timeout_s:
-                    _log.info(
-                        "source %s idle for %.1f s: taking it as ended", src_topic, idle_timeout_s
-                    )
-                    return
-                continue
-            idle_since = time.monotonic()
-            for record in records:
-                if record.header(HEADER_END) is not None:
-                    ended.add(record.partition)
-                    continue
-                reason = _problem(record, decoder, validate, schedule)
-                if reason is not None:
-                    skipped[reason] += 1
-                    continue
-                if schedule is not None:
-                    due = schedule.due(index)
-                else:
-                    due = max(0.0, float(record.header(HEADER_TIME_OFFSET) or 0))
-                index += 1
-                headers = [
-                    *record.headers,
-                    (HEADER_SOURCE_OFFSET, f"{record.partition}:{record.offset}".encode()),
-                    pass_header,
-                ]
-                if not _put(pending, (scaled(due, speed), record.value, headers), stop):
-                    return
 
 
 def _problem(
@@ -424,6 +455,7 @@ def _check(
     passes: int | None,
     partitions: int | None,
     idle_timeout_s: float,
+    cache_mb: float,
 ) -> None:
     problems = []
     if not speed > 0:
@@ -438,5 +470,7 @@ def _check(
         problems.append(f"partitions {partitions} must be at least 1")
     if not idle_timeout_s > 0:
         problems.append(f"idle timeout {idle_timeout_s} s must be > 0")
+    if not cache_mb >= 0:
+        problems.append(f"cache size {cache_mb} MB must be >= 0")
     if problems:
         raise ConfigurationError("; ".join(problems))

@@ -197,8 +197,10 @@ def test_rubin_visit_cadence_ignores_offsets_and_sends_visits_in_bursts(
     assert len({round(s, 1) for s in seconds[:20]}) > 1  # in bursts, not all at once
 
 
+# In memory (the default), too big for the cache (read while playing), never cached.
+@pytest.mark.parametrize("cache_mb", [2048.0, 0.001, 0.0])
 def test_bad_messages_are_skipped_and_counted(
-    kafka_settings: KafkaSettings, topics: Callable[[str], str]
+    kafka_settings: KafkaSettings, topics: Callable[[str], str], cache_mb: float
 ) -> None:
     source, destination = topics("preload"), topics("alerts")
     create_topic(kafka_settings, source)
@@ -213,15 +215,20 @@ def test_bad_messages_are_skipped_and_counted(
         producer.produce(source, good, headers=offset)
         producer.produce(source, b"", headers=[(HEADER_END, b"6")])
 
-    summary = play_stream(kafka_settings, source, destination, speed=math.inf)
-    assert summary.sent == 2
-    assert dict(summary.skipped) == {
+    summary = play_stream(
+        kafka_settings, source, destination, speed=math.inf, cache_mb=cache_mb, passes=2
+    )
+    assert summary.loaded == (2 if cache_mb == 2048.0 else None)
+    assert [p.sent for p in summary.passes] == [2, 2]
+    per_pass = 1 if cache_mb == 2048.0 else 2  # a cached source is checked once
+    assert {kind: count // per_pass for kind, count in summary.skipped.items()} == {
         "not-an-alert": 1,
         "unknown-schema": 1,
         "corrupt": 1,
         "no-time-offset": 1,
     }
-    assert len(consume_all(kafka_settings, destination, 2)) == 2
+    assert summary.skipped_total == 4 * per_pass
+    assert len(consume_all(kafka_settings, destination, 4)) == 4
 
 
 def test_full_validation_catches_a_message_cut_in_its_cutouts(
