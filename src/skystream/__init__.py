@@ -4,9 +4,11 @@ The curated public names live here; everything else is reachable through its
 own module (``skystream.codecs``, ``skystream.schemas``, ``skystream.local``, ...).
 """
 
+from skystream.alerts import Alert, AlertDecoder
 from skystream.codecs import Encoding
 from skystream.config import KafkaSettings
 from skystream.exceptions import (
+    AlertDecodeError,
     BrokerUnavailableError,
     CodecError,
     ConfigurationError,
@@ -32,6 +34,9 @@ from skystream.schemas.pointing import PointingData
 
 __all__ = [
     "Admin",
+    "Alert",
+    "AlertDecodeError",
+    "AlertDecoder",
     "BatchConsumer",
     "BatchProducer",
     "BrokerUnavailableError",
