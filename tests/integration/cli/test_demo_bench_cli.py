@@ -75,4 +75,4 @@ def test_bench_lists_and_runs_the_client_benchmark(
 
 def test_bench_unknown_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "nope"]) == 1
-    assert "no benchmark 'nope'; available: client" in capsys.readouterr().err
+    assert "no benchmark 'nope'; available: alerts, client, registry" in capsys.readouterr().err

@@ -325,3 +325,34 @@ def test_a_replay_stops_cleanly_when_asked(
     summary = play_stream(kafka_settings, source, destination, stop=stop)
     assert time.monotonic() - started < 15  # did not wait for the alert due at 30 s
     assert summary.sent == 2
+
+
+def test_schema_id_and_destination_partitions(
+    tmp_path: Path, kafka_settings: KafkaSettings, topics: Callable[[str], str]
+) -> None:
+    write_timed_alerts(tmp_path / "visit.avro", [0.0] * 30)
+    source, destination = topics("preload"), topics("alerts")
+    preload = create_stream(kafka_settings, [tmp_path / "visit.avro"], source, schema_id=777)
+    assert preload.schema_ids == {"rubin 11.1": 777}
+    play_stream(
+        kafka_settings, source, destination, partitions=3, speed=math.inf, validate="none"
+    )
+    assert describe_topic(kafka_settings, destination).partitions == 3
+    records = consume_all(kafka_settings, destination, 30)
+    assert len(records) == 30
+    assert {r.value[:5] for r in records} == {wire.pack(777, b"")}
+
+
+def test_a_source_without_end_markers_ends_when_idle(
+    kafka_settings: KafkaSettings, topics: Callable[[str], str]
+) -> None:
+    source, destination = topics("preload"), topics("alerts")
+    create_topic(kafka_settings, source)
+    good = wire.pack(1101, avro.encode(_rubin_sample(), rubin_schema(VERSION)))
+    with BatchProducer(kafka_settings) as producer:
+        for _ in range(3):
+            producer.produce(source, good, headers=[(HEADER_TIME_OFFSET, b"0.0")])
+    started = time.monotonic()
+    summary = play_stream(kafka_settings, source, destination, idle_timeout_s=1.0)
+    assert summary.sent == 3
+    assert time.monotonic() - started < 10
