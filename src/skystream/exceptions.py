@@ -12,6 +12,7 @@ so ``except SkystreamError`` catches them all::
     │       └── AlertDecodeError    bytes that are not an alert skystream can read (with a kind)
     ├── ValidationError             data that breaks a validation schema (all issues at once)
     ├── SchemaError                 an Avro schema that does not parse (the parser's message)
+    ├── SalInterfaceError           SAL interface files that cannot be read (file, topic, element)
     ├── RegistryError               the schema registry answered with an error (status + code)
     ├── KafkaError                  the Kafka cluster refused or failed an operation
     │   ├── BrokerUnavailableError  nothing answers at the bootstrap address
@@ -41,6 +42,7 @@ __all__ = [
     "KafkaError",
     "PortInUseError",
     "RegistryError",
+    "SalInterfaceError",
     "SchemaError",
     "SkystreamError",
     "StackError",
@@ -112,6 +114,13 @@ class ValidationError(SkystreamError):
 
 class SchemaError(SkystreamError):
     """An Avro schema that does not parse; the message carries the parser's words."""
+
+
+class SalInterfaceError(SkystreamError):
+    """SAL interface files (ts_xml) that cannot be read, or a component or topic they lack.
+
+    The message names the file, the topic and the element at fault.
+    """
 
 
 class RegistryError(SkystreamError):
