@@ -121,11 +121,11 @@ class SalTopic:
         return _ATTR_PREFIX[self.kind] + self.short_name
 
     def kafka_topic(self, subname: str = "sal") -> str:
-        """The Kafka topic: ``lsst.<subname>.<CSC>.<sal_name>``."""
+        """Return the Kafka topic: ``lsst.<subname>.<CSC>.<sal_name>``."""
         return f"lsst.{subname}.{self.component}.{self.sal_name}"
 
     def subject(self, subname: str = "sal") -> str:
-        """The registry subject: ``<topic>-value``."""
+        """Return the registry subject: ``<topic>-value``."""
         return f"{self.kafka_topic(subname)}-value"
 
 

@@ -28,14 +28,9 @@ from skystream.codecs import wire
 from skystream.config import KafkaSettings
 from skystream.exceptions import ConfigurationError, RegistryError, SchemaError, TopicError
 from skystream.kafka.producer import BatchProducer
+from skystream.kafka.topics import create_topic, delete_topic, topic_exists
 from skystream.registry.client import RegistryClient
-from skystream.simulator.topics import (
-    HEADER_END,
-    HEADER_TIME_OFFSET,
-    create_topic,
-    delete_topic,
-    topic_exists,
-)
+from skystream.simulator.topics import HEADER_END, HEADER_TIME_OFFSET
 
 __all__ = ["PreloadSummary", "create_stream"]
 

@@ -41,6 +41,7 @@ from skystream.exceptions import AlertDecodeError, ConfigurationError, DecodeErr
 from skystream.kafka.consumer import BatchConsumer
 from skystream.kafka.producer import BatchProducer
 from skystream.kafka.records import Record
+from skystream.kafka.topics import create_topic, partitions_of
 from skystream.registry.client import RegistryClient
 from skystream.simulator.cadence import Cadence, RubinVisitCadence, scaled
 from skystream.simulator.topics import (
@@ -48,8 +49,6 @@ from skystream.simulator.topics import (
     HEADER_PASS,
     HEADER_SOURCE_OFFSET,
     HEADER_TIME_OFFSET,
-    create_topic,
-    partitions_of,
 )
 
 __all__ = ["PassReport", "PlaySummary", "Validation", "play_stream"]

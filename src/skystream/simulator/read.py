@@ -27,7 +27,8 @@ from skystream.config import KafkaSettings
 from skystream.exceptions import ConfigurationError, DecodeError
 from skystream.kafka.consumer import BatchConsumer
 from skystream.kafka.records import Record
-from skystream.simulator.topics import HEADER_END, HEADER_TIME_OFFSET, partitions_of
+from skystream.kafka.topics import partitions_of
+from skystream.simulator.topics import HEADER_END, HEADER_TIME_OFFSET
 
 __all__ = ["Bound", "StreamEntry", "read_stream"]
 

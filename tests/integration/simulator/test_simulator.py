@@ -19,6 +19,7 @@ from skystream.config import KafkaSettings
 from skystream.exceptions import AlertDecodeError, ConfigurationError, TopicError
 from skystream.kafka import BatchConsumer, BatchProducer, Record
 from skystream.kafka.connection import client_config
+from skystream.kafka.topics import create_topic, describe_topic, partitions_of, topic_exists
 from skystream.registry.client import RegistryClient
 from skystream.simulator import (
     HEADER_END,
@@ -30,7 +31,6 @@ from skystream.simulator import (
     play_stream,
     read_stream,
 )
-from skystream.simulator.topics import create_topic, describe_topic, partitions_of, topic_exists
 
 SHARED = Path("/work/shared/data")  # the team's shared real data (see ../shared)
 ZTF_ALERTS = sorted((SHARED / "ztf" / "alerts").glob("*.avro"))
@@ -334,9 +334,7 @@ def test_schema_id_and_destination_partitions(
     source, destination = topics("preload"), topics("alerts")
     preload = create_stream(kafka_settings, [tmp_path / "visit.avro"], source, schema_id=777)
     assert preload.schema_ids == {"rubin 11.1": 777}
-    play_stream(
-        kafka_settings, source, destination, partitions=3, speed=math.inf, validate="none"
-    )
+    play_stream(kafka_settings, source, destination, partitions=3, speed=math.inf, validate="none")
     assert describe_topic(kafka_settings, destination).partitions == 3
     records = consume_all(kafka_settings, destination, 30)
     assert len(records) == 30
