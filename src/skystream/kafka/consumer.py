@@ -284,6 +284,28 @@ class BatchConsumer:
         """Move the read position of one assigned partition."""
         self._client.seek(TopicPartition(topic, partition, offset))
 
+    def offset_for_time(self, topic: str, partition: int, timestamp_ms: int) -> int | None:
+        """Return the first offset whose timestamp is at or after ``timestamp_ms`` (``None``: none).
+
+        The embedded broker matches write times, not record timestamps (the
+        same for records written without an explicit timestamp).
+        """
+        asked = [TopicPartition(topic, partition, timestamp_ms)]
+        (answer,) = self._client.offsets_for_times(asked, timeout=10)
+        return answer.offset if answer.offset >= 0 else None
+
+    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
+        """Return the low and high watermark offsets of one partition.
+
+        The embedded broker reports a high watermark below the real end (the
+        last batch's first offset + 1): never use it to decide that a read is
+        complete.
+        """
+        low, high = self._client.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=10, cached=False
+        )
+        return int(low), int(high)
+
     def assignment(self) -> list[tuple[str, int]]:
         """Return the ``(topic, partition)`` pairs this consumer currently reads."""
         return [(tp.topic, tp.partition) for tp in self._client.assignment()]

@@ -1,0 +1,169 @@
+"""SAL topics on Kafka: write and read rates for MTM1M3 forceActuatorData.
+
+A registry process is started against the benchmark's broker. For acks 0, 1
+and all, measured in the same run (medians of the repeats):
+
+- ``raw``: confluent-kafka producing the very bytes skystream's writer sent
+  (captured first), with the same producer settings (linger 5 ms);
+- ``write``: ``skystream sal write`` (``write_topic``): private fields filled
+  and encoded per message, schema registered, wire format. Target: >= 20,000
+  msgs/s with acks=1 and >= 90% of raw;
+- ``read``: ``read_topics`` of those messages, decoded (``-t`` timing);
+  ``raw read``: confluent-kafka consuming the same messages without decoding.
+
+Bridge throughput is measured by ``tests``/``skystream sal bridge``: see the
+closing notes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from skystream.config import KafkaSettings
+from skystream.kafka.connection import client_config
+from skystream.kafka.topics import create_topic, delete_topic
+from skystream.local.registry import start_registry
+from skystream.registry.client import RegistryClient
+from skystream.sal.interfaces import load_interfaces
+from skystream.sal.tools import read_topics, time_read, write_topic
+
+NAME = "sal"
+DESCRIPTION = "SAL write/read of MTM1M3 forceActuatorData (acks 0, 1, all) vs raw confluent-kafka"
+INTERFACES = Path("/work/shared/data/sal_interfaces")
+
+
+def run(settings: KafkaSettings, repeats: int = 5, scale: float = 1.0) -> dict[str, Any]:
+    """Measure writer and reader rates against the bare client; return medians and ratios."""
+    count = max(1000, int(20_000 * scale))
+    topic = load_interfaces(INTERFACES, ["MTM1M3"]).component("MTM1M3").topic("forceActuatorData")
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        registry_process = start_registry(
+            str(settings.bootstrap_servers), log_file=Path(folder) / "registry.log"
+        )
+        try:
+            with RegistryClient(registry_process.address) as registry:
+                for _ in range(repeats):
+                    for acks in ("0", "1", "all"):
+                        subname = f"bench{uuid.uuid4().hex[:6]}"
+                        name = topic.kafka_topic(subname)
+                        try:
+                            report = write_topic(
+                                settings, registry, topic, count, acks=acks, subname=subname
+                            )
+                            samples.setdefault(f"write_acks_{acks}", []).append(report.rate)
+                            values = _values(settings, name, count)
+                            raw_topic = f"{name}-raw"
+                            create_topic(settings, raw_topic, must_be_new=False)
+                            samples.setdefault(f"raw_acks_{acks}", []).append(
+                                _raw_produce(settings, raw_topic, values, acks)
+                            )
+                            delete_topic(settings, raw_topic)
+                            if acks == "1":
+                                samples.setdefault("raw_read", []).append(
+                                    _raw_read(settings, name, count)
+                                )
+                                messages = read_topics(
+                                    settings,
+                                    registry,
+                                    [topic],
+                                    count=count,
+                                    from_beginning=True,
+                                    subname=subname,
+                                )
+                                samples.setdefault("read", []).append(time_read(messages).rate)
+                        finally:
+                            delete_topic(settings, name)
+        finally:
+            registry_process.stop()
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    result: dict[str, Any] = {
+        "messages": count,
+        "message_bytes": len(values[0]),
+        "repeats": repeats,
+        "rates": {k: round(v, 1) for k, v in medians.items()},
+        "write_vs_raw": {
+            acks: round(medians[f"write_acks_{acks}"] / medians[f"raw_acks_{acks}"], 3)
+            for acks in ("0", "1", "all")
+        },
+        "read_vs_raw_read": round(medians["read"] / medians["raw_read"], 3),
+        "samples": {k: [round(x, 1) for x in v] for k, v in samples.items()},
+    }
+    result["targets"] = {
+        "write acks=1 >= 20,000 msgs/s": medians["write_acks_1"] >= 20_000,
+        "write >= 90% of raw (acks=1)": result["write_vs_raw"]["1"] >= 0.9,
+    }
+    return result
+
+
+def _values(settings: KafkaSettings, topic: str, count: int) -> list[bytes]:
+    """The bytes the writer sent, read back."""
+    consumer = Consumer(
+        client_config({**settings.consumer_config(), "group.id": f"bench-{uuid.uuid4().hex}"})
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    values: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while len(values) < count and time.monotonic() < deadline:
+        values += [m.value() for m in consumer.consume(1000, 0.5) if m.error() is None]
+    consumer.close()
+    return values
+
+
+def _raw_produce(settings: KafkaSettings, topic: str, values: list[bytes], acks: str) -> float:
+    producer = Producer(client_config({**settings.producer_config(), "acks": acks, "linger.ms": 5}))
+    producer.list_topics(timeout=10)
+    started = time.perf_counter()
+    for value in values:
+        while True:
+            try:
+                producer.produce(topic, value)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    producer.flush()
+    return len(values) / (time.perf_counter() - started)
+
+
+def _raw_read(settings: KafkaSettings, topic: str, count: int) -> float:
+    consumer = Consumer(
+        client_config({**settings.consumer_config(), "group.id": f"bench-{uuid.uuid4().hex}"})
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    seen = 0
+    started: float | None = None
+    while seen < count:
+        batch = consumer.consume(1000, 1.0)
+        if batch and started is None:
+            started = time.perf_counter()
+        seen += sum(1 for m in batch if m.error() is None)
+    consumer.close()
+    return count / (time.perf_counter() - (started or time.perf_counter()))
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    """Human-readable lines for ``skystream bench sal``."""
+    rates = results["rates"]
+    lines = [
+        f"MTM1M3 forceActuatorData: {results['messages']:,} messages of "
+        f"{results['message_bytes']:,} bytes, median of {results['repeats']} repeats"
+    ]
+    for acks in ("0", "1", "all"):
+        lines.append(
+            f"acks={acks:<3}  raw {rates[f'raw_acks_{acks}']:>10,.1f}  sal write "
+            f"{rates[f'write_acks_{acks}']:>10,.1f} msgs/s  ({results['write_vs_raw'][acks]:.2f}x)"
+        )
+    lines.append(
+        f"read       raw {rates['raw_read']:>10,.1f}  sal read  {rates['read']:>10,.1f} msgs/s  "
+        f"({results['read_vs_raw_read']:.2f}x, decoded)"
+    )
+    for name, ok in results["targets"].items():
+        lines.append(f"target {'met' if ok else 'MISSED'}: {name}")
+    return lines
