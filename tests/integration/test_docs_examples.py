@@ -22,8 +22,10 @@ def test_examples_on_page(page: Path, kafka_settings: KafkaSettings, registry_ur
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     try:
         for number, block in enumerate(blocks, start=1):
-            code = block.replace("127.0.0.1:9092", address).replace(
-                "http://127.0.0.1:8081", registry_url
+            code = (
+                block.replace("127.0.0.1:9092", address)
+                .replace("http://127.0.0.1:8081", registry_url)
+                .replace("/path/to/ts_xml/sal_interfaces", "/work/shared/data/sal_interfaces")
             )
             exec(compile(code, f"{page.name} example {number}", "exec"), namespace)
     finally:
