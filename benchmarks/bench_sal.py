@@ -12,14 +12,20 @@ and all, measured in the same run (medians of the repeats):
   ``raw read``: confluent-kafka consuming the same messages, without and with
   a bare fastavro decode of each.
 
-Bridge throughput is measured by ``tests``/``skystream sal bridge``: see the
-closing notes.
+- ``bridge``: ``skystream sal simulate`` (its own process) publishing
+  forceActuatorData on DDS at rising rates for a few seconds while a bridge
+  (this process) moves it to Kafka; reported: the highest rate with no sample
+  lost, and the rate the bridge sustained there.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -91,8 +97,10 @@ def run(settings: KafkaSettings, repeats: int = 5, scale: float = 1.0) -> dict[s
                             delete_topic(settings, name)
         finally:
             registry_process.stop()
+            bridge = _bridge_throughput(settings, registry_process.address, scale)
     medians = {k: statistics.median(v) for k, v in samples.items()}
     result: dict[str, Any] = {
+        "bridge": bridge,
         "messages": count,
         "message_bytes": len(values[0]),
         "repeats": repeats,
@@ -163,6 +171,60 @@ def _raw_read(settings: KafkaSettings, topic: str, count: int, schema: Any = Non
     return count / (time.perf_counter() - (started or time.perf_counter()))
 
 
+def _bridge_throughput(settings: KafkaSettings, registry_url: str, scale: float) -> dict[str, Any]:
+    """Rising DDS rates through one bridge process; the last rate without loss."""
+    from skystream.config import RegistrySettings
+    from skystream.sal.bridge import Bridge, BridgeSettings
+    from skystream.sal.dds import DdsSettings
+
+    duration = max(2.0, 4.0 * scale)
+    runs = []
+    for rate in (1000, 2000, 3000, 4000, 6000):
+        dds = DdsSettings(domain_id=random.randint(1, 200), loopback=True)
+        bridge = Bridge(
+            BridgeSettings(
+                kafka=settings,
+                registry=RegistrySettings(url=registry_url),
+                dds=dds,
+                replication_factor=1,
+                subname=f"bb{uuid.uuid4().hex[:6]}",
+                interfaces=INTERFACES,
+            )
+        )
+        bridge.start()
+        try:
+            bridge.add("MTM1M3", ["forceActuatorData"])
+            simulator = subprocess.run(
+                [str(Path(sys.executable).parent / "skystream"), "sal", "simulate", "MTM1M3",
+                 "--rate", "*=0", "--rate", f"forceActuatorData={rate}",
+                 "--duration", str(duration), "--wait-readers", "1",
+                 "--domain", str(dds.domain_id), "--loopback",
+                 "--interfaces", str(INTERFACES), "--json"],
+                capture_output=True, text=True, timeout=120, check=True,
+            )  # fmt: skip
+            written = sum(json.loads(simulator.stdout)["counts"].values())
+        finally:
+            stats = bridge.stop()
+            delete_topic(settings, topic_name(bridge))
+        lost = written - stats.sent + stats.failed
+        runs.append(
+            {"asked_per_second": rate, "written": written, "sent": stats.sent, "lost": lost,
+             "written_per_second": round(written / duration, 1)}
+        )  # fmt: skip
+        if lost:
+            break
+    clean = [run for run in runs if not run["lost"]]
+    return {
+        "runs": runs,
+        "max_rate_without_loss": clean[-1]["written_per_second"] if clean else 0.0,
+    }
+
+
+def topic_name(bridge: Any) -> str:
+    """The Kafka topic the benchmark's bridge wrote."""
+    return f"lsst.{bridge.settings.subname}.MTM1M3.forceActuatorData"
+
+
 def report(results: dict[str, Any]) -> list[str]:
     """Human-readable lines for ``skystream bench sal``."""
     rates = results["rates"]
@@ -179,6 +241,15 @@ def report(results: dict[str, Any]) -> list[str]:
         f"read       raw {rates['raw_read']:>10,.1f}  (bytes only; + fastavro decode "
         f"{rates['raw_read_decode']:,.1f})  sal read {rates['read']:>10,.1f} msgs/s  "
         f"({results['read_vs_raw_read_and_decode']:.2f}x raw + decode)"
+    )
+    for run in results["bridge"]["runs"]:
+        lines.append(
+            f"bridge   {run['written_per_second']:>8,.1f} samples/s on DDS for a few seconds: "
+            f"{run['written']:,} written, {run['sent']:,} sent to Kafka, {run['lost']} lost"
+        )
+    lines.append(
+        f"bridge: highest rate without loss {results['bridge']['max_rate_without_loss']:,.1f} "
+        "samples/s (forceActuatorData, one bridge process)"
     )
     for name, ok in results["targets"].items():
         lines.append(f"target {'met' if ok else 'MISSED'}: {name}")
