@@ -95,9 +95,9 @@ def run(settings: KafkaSettings, repeats: int = 5, scale: float = 1.0) -> dict[s
                                 samples.setdefault("read", []).append(time_read(messages).rate)
                         finally:
                             delete_topic(settings, name)
+            bridge = _bridge_throughput(settings, registry_process.address, scale)
         finally:
             registry_process.stop()
-            bridge = _bridge_throughput(settings, registry_process.address, scale)
     medians = {k: statistics.median(v) for k, v in samples.items()}
     result: dict[str, Any] = {
         "bridge": bridge,
