@@ -1,0 +1,1 @@
+"""Alert processing: processor chains from YAML specs, run in consumer groups."""

@@ -1,0 +1,1 @@
+"""Processors and sinks for pipeline chains: filters, cross-match, writers."""
