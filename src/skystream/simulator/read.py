@@ -185,23 +185,17 @@ def _before(record: Record, bound: Bound) -> bool:
 
 def _entry(record: Record, decoder: AlertDecoder) -> StreamEntry:
     value = record.value
-    base = {
-        "partition": record.partition,
-        "offset": record.offset,
-        "timestamp_ms": record.timestamp_ms,
-        "time_offset_s": _time_offset(record),
-        "size": len(value),
-    }
+    where = (record.partition, record.offset, record.timestamp_ms, _time_offset(record), len(value))
     try:
         alert = decoder.decode(value)
         return StreamEntry(
-            **base,  # type: ignore[arg-type]
+            *where,
             alert_id=alert.alert_id,
             history_length=alert.history_length,
             is_sso=alert.is_sso,
         )
     except DecodeError as exc:
-        return StreamEntry(**base, error=str(exc))  # type: ignore[arg-type]
+        return StreamEntry(*where, error=str(exc))
 
 
 def _time_offset(record: Record) -> float | None:
