@@ -5,6 +5,7 @@ so ``except SkystreamError`` catches them all::
 
     SkystreamError
     ├── ConfigurationError          settings that cannot work (no broker address, bad value)
+    │   └── SpecError               a component spec (YAML) with problems (every one, by line)
     ├── CodecError
     │   ├── UnknownEncodingError    an encoding name skystream does not know
     │   ├── EncodeError             data that cannot be written in the chosen encoding
@@ -45,6 +46,7 @@ __all__ = [
     "SalInterfaceError",
     "SchemaError",
     "SkystreamError",
+    "SpecError",
     "StackError",
     "TopicError",
     "UnknownEncodingError",
@@ -58,6 +60,25 @@ class SkystreamError(Exception):
 
 class ConfigurationError(SkystreamError):
     """Settings that cannot work: a missing broker address, a bad value."""
+
+
+class SpecError(ConfigurationError):
+    """A component spec (YAML) that cannot run; every problem is listed at once.
+
+    Parameters
+    ----------
+    source
+        Where the spec came from (a file name, or ``"<string>"``).
+    problems
+        Each problem, already naming its line and the fix
+        (``"spec.yaml line 12: processor 'sso' params: unknown parameter 'mode'; ..."``).
+    """
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        listed = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in {source}:\n{listed}")
 
 
 class CodecError(SkystreamError):

@@ -58,9 +58,20 @@ def cli(
 
 def _attach_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from skystream.cli import bench, clients, demo, registry, sal, schemas, sim, stack, topics
+    from skystream.cli import (
+        bench,
+        clients,
+        demo,
+        registry,
+        run,
+        sal,
+        schemas,
+        sim,
+        stack,
+        topics,
+    )
 
-    for module in (stack, topics, clients, bench, demo, registry, schemas, sim, sal):
+    for module in (stack, topics, clients, bench, demo, registry, schemas, sim, sal, run):
         for command in module.COMMANDS:
             cli.add_command(command)
 
