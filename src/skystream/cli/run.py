@@ -47,7 +47,8 @@ __all__ = ["COMMANDS", "run"]
     "idle_timeout_s",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="End after this many seconds without a message.",
+    help="End after this many seconds without a message (waiting for the group to "
+    "assign partitions, as after a crash, does not count).",
 )
 @pass_cli
 def run(

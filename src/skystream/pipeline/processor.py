@@ -117,7 +117,12 @@ class Sink(Protocol):
     name: str
 
     def add(self, alerts: Sequence[Alert], annotations: Sequence[Annotations | None]) -> None:
-        """Buffer alerts that passed the chain, with their merged annotations."""
+        """Buffer alerts that passed the chain, with their merged annotations.
+
+        A sink whose ``add`` also takes a ``positions`` keyword gets each
+        alert's Kafka record (``topic``, ``partition``, ``offset``), to name
+        what it writes by position so that a replay overwrites, not duplicates.
+        """
         ...
 
     def flush(self) -> None:

@@ -32,6 +32,8 @@ committed.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import signal
 import threading
@@ -382,8 +384,10 @@ class ComponentRunner:
             End after this many messages (the rest of a batch is left for the
             next run: its offsets are not committed).
         idle_timeout_s
-            End when no message has come for this long (the group join, about
-            2 s on the embedded broker, counts towards it).
+            End when no message has come for this long while the consumer has
+            partitions. Waiting for the group to assign some does not count,
+            up to twice the session timeout more: after a crash the group
+            holds the dead member's partitions until its session ends.
         handle_signals
             Stop gracefully on SIGTERM and SIGINT (from the main thread only).
 
@@ -402,6 +406,8 @@ class ComponentRunner:
         self._ran = True
         with self._signals(handle_signals), self._connections() as (consumer, decoder):
             last_message = time.monotonic()
+            assigned = False
+            join_allowance_s = 2 * _session_timeout_s(consumer, self.consumer_config)
             while not self._stop.is_set():
                 want = self.batch_size
                 if max_alerts is not None:
@@ -415,12 +421,19 @@ class ComponentRunner:
                     fill_timeout_s=self.fill_timeout_s,
                 )
                 if not records:
-                    idle = time.monotonic() - last_message
-                    if idle_timeout_s is not None and idle >= idle_timeout_s:
+                    if idle_timeout_s is None:
+                        continue
+                    now = time.monotonic()
+                    was_assigned, assigned = assigned, bool(consumer.assignment())
+                    if assigned and not was_assigned:
+                        last_message = now  # the idle clock starts when partitions arrive
+                    limit = idle_timeout_s if assigned else idle_timeout_s + join_allowance_s
+                    idle = now - last_message
+                    if idle >= limit:
                         _log.info("%s: idle for %.1f s, ending", self.name, idle)
                         break
                     continue
-                last_message = time.monotonic()
+                last_message, assigned = time.monotonic(), True
                 self._process(records, decoder)
                 consumer.mark_done(records)
                 self._commit(consumer)
@@ -639,7 +652,12 @@ class ComponentRunner:
         started = time.perf_counter()
         counts.received += len(indices)
         try:
-            sink.add([alerts[i] for i in indices], [annotations[i] for i in indices])
+            _sink_add(
+                sink,
+                [alerts[i] for i in indices],
+                [annotations[i] for i in indices],
+                [kept[i] for i in indices],
+            )
             counts.passed += len(indices)
         except Exception as exc:
             # What the sink buffered before failing may be written twice (at-least-once).
@@ -651,7 +669,7 @@ class ComponentRunner:
             )
             for i in indices:
                 try:
-                    sink.add([alerts[i]], [annotations[i]])
+                    _sink_add(sink, [alerts[i]], [annotations[i]], [kept[i]])
                 except Exception as one:
                     self.dead_letters.add(kept[i], sink.name, one)
                     counts.failed += 1
@@ -659,6 +677,28 @@ class ComponentRunner:
                     continue
                 counts.passed += 1
         counts.seconds += time.perf_counter() - started
+
+
+def _sink_add(
+    sink: Sink,
+    alerts: list[Alert],
+    annotations: list[Annotations | None],
+    records: list[Record],
+) -> None:
+    """Hand alerts to a sink, with their Kafka positions when its ``add`` takes them."""
+    if _takes_positions(type(sink)):
+        sink.add(alerts, annotations, positions=records)  # type: ignore[call-arg]
+    else:
+        sink.add(alerts, annotations)
+
+
+@functools.cache
+def _takes_positions(kind: type[Any]) -> bool:
+    """Whether a sink's ``add`` accepts ``positions`` (for names keyed by offsets)."""
+    try:
+        return "positions" in inspect.signature(getattr(kind, "add")).parameters  # noqa: B009
+    except (TypeError, ValueError):
+        return False
 
 
 def _answers(
@@ -696,6 +736,12 @@ def _chain_fields(component: str, processors: Sequence[Processor]) -> frozenset[
             )
         fields.update(processor.fields)
     return frozenset(fields)
+
+
+def _session_timeout_s(consumer: BatchConsumer, overrides: Mapping[str, ConfigValue]) -> float:
+    """Return the consumer's group session timeout, in seconds."""
+    default = consumer.settings.consumer_config()["session.timeout.ms"]
+    return float(overrides.get("session.timeout.ms", default)) / 1000
 
 
 def _percentile(ordered: Sequence[float], percent: float) -> float | None:
