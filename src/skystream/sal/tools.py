@@ -25,7 +25,7 @@ from __future__ import annotations
 import collections
 import io
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,8 @@ __all__ = [
 
 _BATCH = 1000
 _POLL_S = 0.2
+_HISTORY_QUIET_S = 1.0  # no record for this long after some: the history is read
+_HISTORY_WAIT_S = 5.0  # no record at all for this long: there is no history
 
 
 @dataclass(frozen=True)
@@ -313,29 +315,46 @@ def read_topics(
             if not from_beginning:
                 start = _start_offset(consumer, name, started_ms, max_history_read)
                 consumer.seek(name, 0, start)
-        in_history = max_history_read > 0
-        idle_since = time.monotonic()
+        # A topic's history is complete once a new message of it arrives, or once
+        # nothing has arrived for a while after the first records (or at all for
+        # longer): the embedded broker's end offsets cannot say where it ends.
+        waiting = set(history) if max_history_read else set()
+        opened = last_record = time.monotonic()
+        received = False
+
+        def earlier(names: Iterable[str]) -> Iterator[SalMessage]:
+            for name in sorted(names):
+                waiting.discard(name)
+                for old in history[name]:
+                    yield _message(old, by_name[name], deserializer, process[name])
+                history[name].clear()
+
         while count is None or seen < count:
             records = consumer.consume_batch(_BATCH, _POLL_S)
+            now = time.monotonic()
             if not records:
-                if in_history:  # the history is read: give it
-                    in_history = False
-                    for name, kept in history.items():
-                        for record in kept:
-                            yield _message(record, by_name[name], deserializer, process[name])
-                            seen += 1
-                            if count is not None and seen >= count:
-                                return
-                if timeout_s is not None and time.monotonic() - idle_since > timeout_s:
+                quiet = now - last_record >= _HISTORY_QUIET_S if received else False
+                if waiting and (quiet or now - opened >= _HISTORY_WAIT_S):
+                    for message in earlier(list(waiting)):
+                        yield message
+                        seen += 1
+                        if count is not None and seen >= count:
+                            return
+                if timeout_s is not None and now - last_record > timeout_s:
                     return
                 continue
-            idle_since = time.monotonic()
+            last_record, received = now, True
             for record in records:
                 stamp = record.timestamp_ms or 0
                 if stamp < started_ms:
                     if max_history_read:
                         history[record.topic].append(record)
                     continue
+                for message in earlier([record.topic] if record.topic in waiting else []):
+                    yield message
+                    seen += 1
+                    if count is not None and seen >= count:
+                        return
                 yield _message(record, by_name[record.topic], deserializer, process[record.topic])
                 seen += 1
                 if count is not None and seen >= count:

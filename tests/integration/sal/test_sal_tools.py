@@ -166,7 +166,7 @@ def test_reader_starts_now_and_reads_history_when_asked(
     ]
     for reader in readers:
         reader.start()
-    time.sleep(2.0)  # both readers are positioned
+    time.sleep(4.0)  # both readers are positioned (generous: CI machines are loaded)
     write_topic(kafka_settings, registry, force_data, 3, subname=subname)
     for reader in readers:
         reader.join(30)
