@@ -24,7 +24,11 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import pydantic
+
+from skystream.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from skystream.alerts.model import Alert
@@ -37,6 +41,7 @@ __all__ = [
     "Sink",
     "StepCounts",
     "Verdict",
+    "validate_params",
 ]
 
 #: What a processor adds to an alert: plain, JSON-able values by name.
@@ -163,3 +168,25 @@ class StepCounts:
             "rate": round(self.rate, 1),
             **self.extra,
         }
+
+
+_Params = TypeVar("_Params", bound=pydantic.BaseModel)
+
+
+def validate_params(model: type[_Params], values: dict[str, Any], owner: str) -> _Params:
+    """Check a step's constructor arguments with its ``Params`` model (the spec's rules).
+
+    Raises
+    ------
+    ConfigurationError
+        Naming ``owner`` and every parameter at fault.
+    """
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'params'}: "
+            f"{str(error['msg']).removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"{owner}: {problems}") from exc

@@ -36,9 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skystream.exceptions import ConfigurationError
 from skystream.pipeline.names import register
-from skystream.pipeline.processor import Annotations, BatchResult, Verdict
+from skystream.pipeline.processor import Annotations, BatchResult, Verdict, validate_params
 from skystream.processors.catalogue import Catalogue, Matches
-from skystream.processors.filters import _validate
 
 if TYPE_CHECKING:
     from skystream.alerts.model import Alert
@@ -132,7 +131,7 @@ class CrossmatchProcessor:
         mode: Mode = "annotate",
         catalogue_name: str | None = None,
     ) -> None:
-        params = _validate(
+        params = validate_params(
             self.Params,
             {
                 "catalogue": str(catalogue) if isinstance(catalogue, str | Path) else "<in memory>",
@@ -183,7 +182,7 @@ class CrossmatchProcessor:
     @classmethod
     def from_spec(cls, params: Mapping[str, Any], context: BuildContext) -> CrossmatchProcessor:
         """Build from a spec's params; a relative ``catalogue`` is taken from the spec's folder."""
-        checked = _validate(cls.Params, dict(params), "CrossmatchProcessor")
+        checked = validate_params(cls.Params, dict(params), "CrossmatchProcessor")
         path = Path(checked.catalogue).expanduser()
         if not path.is_absolute() and context.spec_dir is not None:
             path = context.spec_dir / path

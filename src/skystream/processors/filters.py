@@ -26,7 +26,7 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pydantic
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from skystream.alerts.model import UNIFORM_FIELDS
 from skystream.exceptions import ConfigurationError
 from skystream.pipeline.names import register
-from skystream.pipeline.processor import BatchResult, Verdict
+from skystream.pipeline.processor import BatchResult, Verdict, validate_params
 
 if TYPE_CHECKING:
     from skystream.alerts.model import Alert
@@ -88,7 +88,7 @@ class SolarSystemFilter:
         include: bool = False,
         targets: Sequence[str | int] | None = None,
     ) -> None:
-        params = _validate(
+        params = validate_params(
             self.Params, {"include": include, "targets": targets}, "SolarSystemFilter"
         )
         self.name = name or "SolarSystemFilter"
@@ -431,7 +431,7 @@ class FieldFilter:
         where: str | Sequence[str] | None = None,
         any: Sequence[ConditionGroup] | None = None,
     ) -> None:
-        params = _validate(
+        params = validate_params(
             self.Params,
             {
                 "where": where if where is None or isinstance(where, str) else list(where),
@@ -477,19 +477,3 @@ def _where_list(value: str | list[str] | None) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _validate(model: type[_Model], values: dict[str, Any], owner: str) -> _Model:
-    """Validate constructor arguments with the class's Params (same rules as specs)."""
-    try:
-        return model.model_validate(values)
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'params'}: "
-            f"{str(error['msg']).removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
-        raise ConfigurationError(f"{owner}: {problems}") from exc

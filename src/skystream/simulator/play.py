@@ -70,7 +70,6 @@ _PRODUCER_CONFIG: dict[str, ConfigValue] = {
 Headers = list[tuple[str, bytes | None]]
 # An alert ready to replay: seconds from the pass start at speed 1, value, headers.
 _Alert = tuple[float, bytes, Headers]
-_Item = _Alert  # with its due time at the replay speed
 
 
 @dataclass(frozen=True)
@@ -342,7 +341,7 @@ def _play_pass(
     senders: list[BatchProducer],
     stop: threading.Event,
 ) -> PassReport:
-    pending: queue.Queue[_Item | None] = queue.Queue(_QUEUE_ALERTS)
+    pending: queue.Queue[_Alert | None] = queue.Queue(_QUEUE_ALERTS)
     lags: list[list[float]] = [[] for _ in senders]
     threads = [
         threading.Thread(
@@ -410,7 +409,7 @@ def _problem(
 
 
 def _put(
-    pending: queue.Queue[_Item | None], item: _Item | None, stop: threading.Event | None
+    pending: queue.Queue[_Alert | None], item: _Alert | None, stop: threading.Event | None
 ) -> bool:
     """Queue ``item``, giving up when ``stop`` is set; return whether it was queued."""
     while True:
@@ -425,7 +424,7 @@ def _put(
 def _send(
     producer: BatchProducer,
     topic: str,
-    pending: queue.Queue[_Item | None],
+    pending: queue.Queue[_Alert | None],
     start: float,
     lags: list[float],
     stop: threading.Event,

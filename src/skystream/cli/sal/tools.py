@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -26,12 +24,6 @@ _registry_option = click.option(
     show_envvar=True,
     help="Schema registry. Default: the running embedded stack's registry.",
 )
-
-
-@contextmanager
-def _registry(url: str | None) -> Iterator[RegistryClient]:
-    with RegistryClient(registry_settings(url)) as client:
-        yield client
 
 
 @click.command()
@@ -94,7 +86,7 @@ def write(
     from skystream.sal.tools import write_topic
 
     found = load_interfaces(interfaces, [component]).component(component).topic(topic)
-    with _registry(registry_url) as registry:
+    with RegistryClient(registry_settings(registry_url)) as registry:
         report = write_topic(
             ctx.kafka_settings(),
             registry,
@@ -176,7 +168,7 @@ def read(
 
     csc = load_interfaces(interfaces, [component]).component(component)
     chosen = [csc.topic(name) for name in topics]
-    with _registry(registry_url) as registry:
+    with RegistryClient(registry_settings(registry_url)) as registry:
         messages = read_topics(
             ctx.kafka_settings(),
             registry,
