@@ -60,7 +60,9 @@ from skystream.registry.client import RegistryClient
 if TYPE_CHECKING:
     from skystream.pipeline.spec import ComponentSpec
 
-__all__ = ["DECODE_STEP", "BatchReport", "ComponentRunner", "RunnerMetrics"]
+__all__ = [
+    "ALERT_LATENCY_SAMPLE",
+    "DECODE_STEP", "BatchReport", "ComponentRunner", "RunnerMetrics"]
 
 _log = logging.getLogger(__name__)
 
@@ -69,6 +71,11 @@ DECODE_STEP = "decode"
 # Errors a cut-short or damaged message can raise while its fields are read.
 _MESSAGE_ERRORS = (DecodeError, EOFError, ValueError, IndexError)
 _LATENCY_SAMPLES = 100_000
+#: Most passing alerts per batch whose observation time is read for the alert latency.
+ALERT_LATENCY_SAMPLE = 8
+# Rubin's times are TAI; TAI - UTC has been 37 s since 2017.
+_TAI_MINUS_UTC_S = 37.0
+_MJD_UNIX_EPOCH = 40587.0
 _BATCH_HISTORY = 10_000
 # Dead letters carry the original message, which may be as large as any alert.
 _PRODUCER_CONFIG: dict[str, ConfigValue] = {"message.max.bytes": 16_000_000}
@@ -78,8 +85,11 @@ _PRODUCER_CONFIG: dict[str, ConfigValue] = {"message.max.bytes": 16_000_000}
 class BatchReport:
     """One batch as it finished: for progress displays and rate/latency plots.
 
-    ``latency_max_s`` is the largest time from a passing alert's message
-    timestamp to the end of its sinks' flush (``None``: nothing passed).
+    ``latency_median_s`` and ``latency_max_s`` are over the times from each
+    passing alert's message timestamp (ingest) to the end of its sinks' flush;
+    ``alert_latency_s`` is the median over a sample of the times from the
+    alerts' own observation times (``mjd``) to the same moment. ``None``:
+    nothing passed.
     """
 
     finished_at: float
@@ -87,7 +97,9 @@ class BatchReport:
     passed: int
     dead_letters: int
     seconds: float
+    latency_median_s: float | None
     latency_max_s: float | None
+    alert_latency_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,9 @@ class RunnerMetrics:
     Latency is measured from each passing alert's message timestamp (the
     time it was written to the input topic; for a replayed stream, when the
     simulator released it) to the end of the sink flush that made it durable.
+    Alert latency is measured from the alert's observation time (its ``mjd``;
+    for a replayed stream this includes the time since the night was
+    observed), for up to :data:`ALERT_LATENCY_SAMPLE` passing alerts a batch.
     ``position`` maps ``"topic/partition"`` to the next offset to read there.
     """
 
@@ -112,6 +127,8 @@ class RunnerMetrics:
     latency_p90_s: float | None = None
     latency_p99_s: float | None = None
     latency_max_s: float | None = None
+    alert_latency_p50_s: float | None = None
+    alert_latency_p99_s: float | None = None
     dead_letters_by_reason: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -142,6 +159,7 @@ class RunnerMetrics:
                 "p99": self.latency_p99_s,
                 "max": self.latency_max_s,
             },
+            "alert_latency_s": {"p50": self.alert_latency_p50_s, "p99": self.alert_latency_p99_s},
             "position": dict(self.position),
             "steps": [step.to_dict() for step in self.steps],
         }
@@ -168,6 +186,11 @@ class RunnerMetrics:
                 f"  latency (message time to output): p50 {self.latency_p50_s:.3f} s, "
                 f"p90 {self.latency_p90_s:.3f} s, p99 {self.latency_p99_s:.3f} s, "
                 f"max {self.latency_max_s:.3f} s"
+            )
+        if self.alert_latency_p50_s is not None:
+            lines.append(
+                f"  latency (observation time to output): p50 {self.alert_latency_p50_s:,.1f} s, "
+                f"p99 {self.alert_latency_p99_s:,.1f} s"
             )
         if self.position:
             where = ", ".join(f"{k} @ {v}" for k, v in sorted(self.position.items()))
@@ -261,8 +284,8 @@ class ComponentRunner:
         self.consumer_config = dict(consumer_config or {})
         self.fields = _chain_fields(name, self.processors)
         """The alert fields read at the decode step (the union of the processors')."""
-        self.on_batch: Callable[[BatchReport], None] | None = None
-        """Called after each committed batch (progress bars, plots)."""
+        self.listeners: list[Callable[[BatchReport], None]] = []
+        """Called, in the run's thread, after each batch is flushed (progress, exporters)."""
 
         self._decode_counts = StepCounts(DECODE_STEP)
         self._step_counts = [StepCounts(p.name) for p in self.processors]
@@ -272,6 +295,9 @@ class ComponentRunner:
         """Next offset to read per ``(topic, partition)``, as of the last committed batch."""
         self.history: deque[BatchReport] = deque(maxlen=_BATCH_HISTORY)
         self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
+        self._alert_latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
+        # Guards what metrics() copies, so another thread (an exporter) may call it.
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ran = False
         self._batches = 0
@@ -343,22 +369,29 @@ class ComponentRunner:
 
     def metrics(self) -> RunnerMetrics:
         """Return a snapshot of what the run did so far."""
-        start, end = self._first_message, self._last_batch_end
+        with self._lock:
+            start, end = self._first_message, self._last_batch_end
+            latencies = sorted(self._latencies)
+            observed = sorted(self._alert_latencies)
+            steps = tuple(_copy(c) for c in self.counts)
+            position = dict(self.position)
+            batches, alerts_in, alerts_out = self._batches, self._alerts_in, self._alerts_out
         seconds = (end - start) if start is not None and end is not None else 0.0
-        latencies = sorted(self._latencies)
         return RunnerMetrics(
             component=self.name,
             seconds=seconds,
-            batches=self._batches,
-            alerts_in=self._alerts_in,
-            alerts_out=self._alerts_out,
+            batches=batches,
+            alerts_in=alerts_in,
+            alerts_out=alerts_out,
             dead_letters=self.dead_letters.total,
-            steps=tuple(_copy(c) for c in self.counts),
-            position={f"{t}/{p}": o for (t, p), o in sorted(self.position.items())},
+            steps=steps,
+            position={f"{t}/{p}": o for (t, p), o in sorted(position.items())},
             latency_p50_s=_percentile(latencies, 50),
             latency_p90_s=_percentile(latencies, 90),
             latency_p99_s=_percentile(latencies, 99),
             latency_max_s=latencies[-1] if latencies else None,
+            alert_latency_p50_s=_percentile(observed, 50),
+            alert_latency_p99_s=_percentile(observed, 99),
             dead_letters_by_reason={
                 f"{step}:{reason}": n for (step, reason), n in self.dead_letters.counts.items()
             },
@@ -532,31 +565,40 @@ class ComponentRunner:
             counts.seconds += time.perf_counter() - step_started
         self.dead_letters.flush()
         now_s = time.time()
-        latency_max: float | None = None
-        for record, ok in zip(kept, written, strict=True):
-            stamp = record.timestamp_ms
-            if ok and stamp is not None:
-                latency = max(0.0, now_s - stamp / 1000)
-                self._latencies.append(latency)
-                latency_max = latency if latency_max is None else max(latency_max, latency)
-        for record in records:
-            self.position[record.topic, record.partition] = record.offset + 1
+        latencies = [
+            max(0.0, now_s - record.timestamp_ms / 1000)
+            for record, ok in zip(kept, written, strict=True)
+            if ok and record.timestamp_ms is not None
+        ]
+        observed = _alert_latencies(
+            [alert for alert, ok in zip(alerts, written, strict=True) if ok], now_s
+        )
         passed = sum(written)
-        self._batches += 1
-        self._alerts_in += len(records)
-        self._alerts_out += passed
-        self._last_batch_end = time.perf_counter()
+        finished = time.perf_counter()
+        with self._lock:
+            self._latencies.extend(latencies)
+            self._alert_latencies.extend(observed)
+            for record in records:
+                self.position[record.topic, record.partition] = record.offset + 1
+            self._batches += 1
+            self._alerts_in += len(records)
+            self._alerts_out += passed
+            self._last_batch_end = finished
+        latencies.sort()
+        observed.sort()
         report = BatchReport(
             finished_at=now_s,
             received=len(records),
             passed=passed,
             dead_letters=self.dead_letters.total - dead_before,
-            seconds=self._last_batch_end - started,
-            latency_max_s=latency_max,
+            seconds=finished - started,
+            latency_median_s=_percentile(latencies, 50),
+            latency_max_s=latencies[-1] if latencies else None,
+            alert_latency_s=_percentile(observed, 50),
         )
         self.history.append(report)
-        if self.on_batch is not None:
-            self.on_batch(report)
+        for listener in self.listeners:
+            listener(report)
 
     def _decode(
         self, records: list[Record], decoder: AlertDecoder
@@ -742,6 +784,24 @@ def _session_timeout_s(consumer: BatchConsumer, overrides: Mapping[str, ConfigVa
     """Return the consumer's group session timeout, in seconds."""
     default = consumer.settings.consumer_config()["session.timeout.ms"]
     return float(overrides.get("session.timeout.ms", default)) / 1000
+
+
+def _alert_latencies(alerts: Sequence[Alert], now_s: float) -> list[float]:
+    """Seconds from observation to ``now_s`` for a few alerts spread over the batch."""
+    if not alerts:
+        return []
+    step = max(1, len(alerts) // ALERT_LATENCY_SAMPLE)
+    found: list[float] = []
+    for alert in alerts[::step][:ALERT_LATENCY_SAMPLE]:
+        try:
+            mjd = alert.mjd
+        except Exception:  # a sink took the alert; a missing time only loses a sample
+            continue
+        observed = (mjd - _MJD_UNIX_EPOCH) * 86400.0
+        if alert.layout.survey == "rubin":
+            observed -= _TAI_MINUS_UTC_S
+        found.append(now_s - observed)
+    return found
 
 
 def _percentile(ordered: Sequence[float], percent: float) -> float | None:
