@@ -67,6 +67,24 @@ class CliContext:
         with EmbeddedStack() as state:
             yield KafkaSettings(bootstrap_servers=state.bootstrap_servers, profile="embedded")
 
+    @contextmanager
+    def cluster_and_registry(self) -> Iterator[tuple[KafkaSettings, RegistrySettings | None]]:
+        """As :meth:`cluster`, with the schema registry to use (``None``: none found).
+
+        A private embedded stack, when one is needed, runs the registry too.
+        """
+        named = bool(self.bootstrap_servers)
+        if not named:
+            configured = KafkaSettings.from_env(self.config_file).bootstrap_servers
+            named = bool(configured) or find_running_stack() is not None
+        if named:
+            yield self.kafka_settings(), find_registry(None)
+            return
+        click.echo("starting a private embedded stack for this run ...", err=True)
+        with EmbeddedStack(registry=True) as state:
+            settings = KafkaSettings(bootstrap_servers=state.bootstrap_servers, profile="embedded")
+            yield settings, RegistrySettings(url=state.registry_url)
+
 
 pass_cli = click.make_pass_decorator(CliContext)
 

@@ -1,28 +1,35 @@
 """``skystream demo``: the main job on the embedded stack.
 
-Starts (or finds) the embedded stack, creates a topic, sends typed messages in
-every encoding through it, reads them back, checks each one, and prints a
-summary.
+``skystream demo`` (job ``alerts``) plays a night of Rubin alerts through two
+processing components (:mod:`skystream.pipeline.demo`) with progress bars, a
+summary and a plot. ``skystream demo queues`` sends typed messages in every
+data-queue encoding through a topic, reads them back and checks each one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
-from skystream.cli.context import CliContext, pass_cli
+from skystream.cli.context import CliContext, echo_json, pass_cli
 from skystream.codecs import Encoding
 from skystream.config import KafkaSettings
 from skystream.exceptions import SkystreamError
 from skystream.kafka import Admin, Consumer, Producer
 from skystream.metrics import Throughput
 from skystream.schemas.pointing import PointingData
+
+if TYPE_CHECKING:
+    from skystream.config import RegistrySettings
+    from skystream.pipeline.demo import DemoOptions, DemoResult
 
 __all__ = ["COMMANDS", "demo"]
 
@@ -128,29 +135,182 @@ async def _run(settings: KafkaSettings, rounds: int) -> dict[str, Any]:
 
 
 @click.command()
+@click.argument("job", type=click.Choice(["alerts", "queues"]), default="alerts")
+@click.option(
+    "--visits", type=click.IntRange(min=1), default=6, show_default=True, help="alerts: visits."
+)
+@click.option(
+    "--visit-size",
+    type=click.IntRange(min=10),
+    default=400,
+    show_default=True,
+    help="alerts: alerts per visit.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=12.0,
+    show_default=True,
+    help="alerts: times faster than Rubin's 37 s visit cadence.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(file_okay=False),
+    default="skystream-demo",
+    show_default=True,
+    help="alerts: directory for the alerts, catalogue, specs, Parquet and the plot.",
+)
+@click.option("--keep-topics", is_flag=True, help="alerts: keep the demo's topics.")
 @click.option(
     "--rounds",
     type=click.IntRange(min=1),
     default=200,
     show_default=True,
-    help="Messages per encoding.",
+    help="queues: messages per encoding.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_cli
-def demo(ctx: CliContext, rounds: int, as_json: bool) -> None:
+def demo(
+    ctx: CliContext,
+    job: str,
+    visits: int,
+    visit_size: int,
+    speed: float,
+    output: str,
+    keep_topics: bool,
+    rounds: int,
+    as_json: bool,
+) -> None:
     """Run the main job on the embedded stack and print a summary.
+
+    \b
+    JOB alerts (the default): a night of Rubin alerts through an alert broker.
+      1. generate VISITS x VISIT_SIZE realistic Rubin alerts (~130 KB each,
+         10% from known solar-system objects) and a catalogue of 1 million
+         sources with counterparts for some alerts;
+      2. preload them (sim create-stream) and replay them at Rubin's visit
+         cadence, SPEED times faster (sim play-stream);
+      3. meanwhile run two components from YAML specs written to OUTPUT:
+         solar-system (keep known objects -> topic) and transients (drop
+         them, cross-match the rest with the catalogue -> topic + Parquet);
+      4. show progress, then a summary (alerts in/out per step, rates,
+         latency) and OUTPUT/demo.png (rate and latency over time).
+    Exits non-zero if any count does not add up.
+    JOB queues: sends ROUNDS messages in each data-queue encoding (utf-8,
+    ascii, json, npy, msgpack_numpy with pointing-schema validation, xarray),
+    reads them back and checks every value survived.
 
     Uses the configured cluster (--bootstrap-servers, environment, config file)
     or the running stack (`skystream up`); otherwise starts a private embedded
-    stack for the run and stops it after.
-    Sends ROUNDS messages in each encoding (utf-8, ascii, json, npy,
-    msgpack_numpy with pointing-schema validation, xarray), reads them back and
-    checks every value survived.
+    stack (broker and registry) for the run and stops it after.
 
     \b
-    Example:
-      skystream demo --rounds 50
+    Examples:
+      skystream demo
+      skystream demo --visits 3 --visit-size 200 --output /tmp/night
+      skystream demo queues --rounds 50
     """
+    if job == "queues":
+        _queues(ctx, rounds, as_json)
+        return
+    from skystream.pipeline.demo import DemoOptions
+
+    options = DemoOptions(workdir=Path(output), visits=visits, visit_size=visit_size, speed=speed)
+    started = time.monotonic()
+    with ctx.cluster_and_registry() as (settings, registry):
+        result = _alerts(settings, registry, options, keep_topics, quiet=as_json)
+    seconds = time.monotonic() - started
+    plot = _plot(result, options.workdir / "demo.png")
+    if as_json:
+        echo_json(
+            {
+                "alerts": result.alerts,
+                "sso_alerts": result.sso_alerts,
+                "counterparts": result.counterparts,
+                "matched": result.matched,
+                "parquet_rows": result.parquet_rows,
+                "topics": result.topics,
+                "components": {n: m.to_dict() for n, m in result.components.items()},
+                "plot": str(plot),
+                "seconds": round(seconds, 1),
+                "problems": result.problems,
+            }
+        )
+    else:
+        from skystream.pipeline.demo import summary_lines
+
+        for line in summary_lines(result):
+            click.echo(line)
+        click.echo(f"plot: {plot}; specs: {', '.join(str(p) for p in result.specs.values())}")
+        click.echo(f"demo finished in {seconds:.1f} s")
+    if result.problems:
+        raise SkystreamError("the demo's counts do not add up: " + "; ".join(result.problems))
+
+
+def _alerts(
+    settings: KafkaSettings,
+    registry: RegistrySettings | None,
+    options: DemoOptions,
+    keep_topics: bool,
+    *,
+    quiet: bool,
+) -> DemoResult:
+    """Run the alert job with a progress display (none when ``quiet``)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skystream.pipeline.demo import run_demo
+
+    console = Console(stderr=True, quiet=quiet)
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        stage_task = progress.add_task("starting", total=None, rate="")
+        tasks: dict[str, Any] = {}
+        written: Counter[str] = Counter()
+
+        def on_stage(text: str) -> None:
+            progress.update(stage_task, description=text[:28])
+            progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}")
+            if text.startswith("playing") and not tasks:
+                for name in ("solar-system", "transients"):
+                    tasks[name] = progress.add_task(name, total=options.alerts, rate="")
+
+        def on_batch(name: str, report: Any) -> None:
+            written[name] += report.passed
+            elapsed = progress.tasks[tasks[name]].elapsed or 0.0
+            completed = progress.tasks[tasks[name]].completed + report.received
+            rate = f"{completed / elapsed:,.0f}/s in, {written[name]:,} out" if elapsed else ""
+            progress.update(tasks[name], advance=report.received, rate=rate)
+
+        result = run_demo(
+            settings,
+            options,
+            registry=registry,
+            on_stage=on_stage,
+            on_batch=on_batch,
+            keep_topics=keep_topics,
+        )
+        progress.update(stage_task, description="done", total=1, completed=1)
+    return result
+
+
+def _plot(result: DemoResult, path: Path) -> Path:
+    from skystream.pipeline.plot import plot_run
+
+    history = result.histories.get("transients", [])
+    return plot_run(history, path, title="skystream demo: transients component")
+
+
+def _queues(ctx: CliContext, rounds: int, as_json: bool) -> None:
+    """Round-trip every data-queue encoding through a topic."""
     with ctx.cluster() as settings:
         summary = asyncio.run(_run(settings, rounds))
     if as_json:

@@ -60,9 +60,7 @@ from skystream.registry.client import RegistryClient
 if TYPE_CHECKING:
     from skystream.pipeline.spec import ComponentSpec
 
-__all__ = [
-    "ALERT_LATENCY_SAMPLE",
-    "DECODE_STEP", "BatchReport", "ComponentRunner", "RunnerMetrics"]
+__all__ = ["ALERT_LATENCY_SAMPLE", "DECODE_STEP", "BatchReport", "ComponentRunner", "RunnerMetrics"]
 
 _log = logging.getLogger(__name__)
 

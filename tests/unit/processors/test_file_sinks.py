@@ -204,6 +204,31 @@ def test_parquet_annotations_as_columns(tmp_path: Path, alerts: list[Alert]) -> 
         assert row["distance_arcsec"] == (note or {}).get("distance_arcsec")
 
 
+def test_parquet_dotted_annotation_keys_read_the_first_match(
+    tmp_path: Path, alerts: list[Alert]
+) -> None:
+    # A cross-match annotates {step: [matches, nearest first]}.
+    notes: list[dict[str, Any] | None] = [
+        {"xm": [{"source_id": 10 * i, "distance_arcsec": 0.1}, {"source_id": -1}]}
+        if i % 2
+        else None
+        for i in range(len(alerts))
+    ]
+    writer = ParquetWriter(
+        tmp_path,
+        columns=["alert_id"],
+        annotations={"xm.source_id": "int64", "xm.distance_arcsec": "float64"},
+    )
+    writer.add(alerts, notes)
+    writer.flush()
+    assert pq.read_table(tmp_path).schema.field("xm_source_id").type == pa.int64()
+    rows = _rows_by_id(tmp_path)
+    for i, alert in enumerate(alerts):
+        row = rows[alert.alert_id]
+        assert row["xm_source_id"] == (10 * i if i % 2 else None)
+        assert row["xm_distance_arcsec"] == (0.1 if i % 2 else None)
+
+
 def test_parquet_inferred_annotation_missing_from_a_whole_file(
     tmp_path: Path, alerts: list[Alert]
 ) -> None:

@@ -12,8 +12,12 @@ Columns are :data:`~skystream.alerts.UNIFORM_FIELDS` (one type each: ids
 ``int64``, except ZTF's ``object_id``/``sso_id``, which are strings; positions,
 times, fluxes and magnitudes ``float64``; ``band`` and ``sso_name`` strings),
 then the annotation keys asked for, one column each (``null`` where an alert
-lacks the key). Annotation types are declared (``{key: float64}``) or inferred
-per file; declare them when a key can be missing from a whole batch.
+lacks the key). A dotted key reaches into a step's annotation: the
+``catalogue`` step of a cross-match annotates a list of matches, so
+``catalogue.source_id`` is the first (nearest) match's source id, in a column
+named ``catalogue_source_id``. Annotation types are declared
+(``{key: float64}``) or inferred per file; declare them when a key can be
+missing from a whole batch.
 
 In a spec::
 
@@ -21,7 +25,7 @@ In a spec::
       params:
         directory: out/parquet       # relative to the spec file
         columns: [alert_id, ra, dec, mjd, band, mag]
-        annotations: {catalogue_id: int64, distance_arcsec: float64}
+        annotations: {catalogue.source_id: int64, catalogue.distance_arcsec: float64}
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from skystream.processors.sinks.files import _FileSink, observing_night, resolve
 if TYPE_CHECKING:
     from skystream.alerts.model import Alert
 
-__all__ = ["DEFAULT_COLUMNS", "ColumnType", "ParquetWriter"]
+__all__ = ["DEFAULT_COLUMNS", "ColumnType", "ParquetWriter", "annotation_column"]
 
 #: The columns written when a spec names none.
 DEFAULT_COLUMNS = (
@@ -95,7 +99,7 @@ def _column_problem(columns: Sequence[str], annotations: Sequence[str]) -> str |
             f"unknown column(s) {', '.join(map(repr, unknown))}: columns are alert fields, "
             f"one of {', '.join(UNIFORM_FIELDS)}"
         )
-    names = [*columns, *annotations]
+    names = [*columns, *(annotation_column(key) for key in annotations)]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         return (
@@ -237,7 +241,7 @@ class ParquetWriter(_FileSink):
                 kind = _ID_KINDS.get(survey, "int")
             row.append(_checked(column, kind, alert.get(column)))
         notes = annotations or {}
-        row.extend(_plain(notes.get(key)) for key in self.annotations)
+        row.extend(_plain(_annotation_value(notes, key)) for key in self.annotations)
         return observing_night(alert.mjd, survey), tuple(row)
 
     def _subdirectory(self, group: Hashable) -> str | None:
@@ -262,7 +266,7 @@ class ParquetWriter(_FileSink):
         for offset, key in enumerate(self.annotations):
             column_values = values[len(self.columns) + offset]
             arrays.append(self._annotation_array(pa, key, column_values))
-            names.append(key)
+            names.append(annotation_column(key))
         table = pa.Table.from_arrays(arrays, names=names)
         pq.write_table(table, path, compression=self.compression)
 
@@ -290,6 +294,29 @@ class ParquetWriter(_FileSink):
 
 
 _COLUMN_TYPES: tuple[ColumnType, ...] = ("float64", "int64", "string", "bool")
+
+
+def annotation_column(key: str) -> str:
+    """Return the column of an annotation key (``catalogue.source_id``: ``catalogue_source_id``)."""
+    return key.replace(".", "_")
+
+
+def _annotation_value(notes: Annotations, key: str) -> Any:
+    """Read ``key`` from an alert's annotations; a dotted key walks into them.
+
+    Each part after the first looks up a mapping; a list on the way stands
+    for its first item (a cross-match lists the nearest match first).
+    """
+    if key in notes:
+        return notes[key]
+    value: Any = notes
+    for part in key.split("."):
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _checked(column: str, kind: _Kind, value: Any) -> Any:
