@@ -234,6 +234,15 @@ class Alert:
         """The bytes the alert arrived in (``None`` when built from a record)."""
         return self._data
 
+    @property
+    def record_offset(self) -> int:
+        """Where the Avro record starts in :attr:`raw`.
+
+        0 for schemaless Avro, 5 after a wire-format header, past the header
+        and block header for an Avro container.
+        """
+        return self._offset
+
     # -- summary fields -----------------------------------------------------------
     def get(self, name: str) -> Any:
         """Return one uniform field by name (see :data:`UNIFORM_FIELDS`)."""

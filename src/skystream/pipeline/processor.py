@@ -12,6 +12,11 @@ A sink receives the alerts that passed the whole chain, with their
 annotations, and writes them somewhere; ``flush`` makes what was added
 durable (the runner commits offsets only after every sink has flushed).
 
+A processor that annotates may declare the Avro type of what it files under
+its own name, as an optional ``annotation_schema`` attribute (see
+:class:`Processor`); sinks that write Avro (the Kafka sink's annotated
+alerts) then write those annotations typed, and as JSON text otherwise.
+
 >>> class Bright(AlertProcessor):
 ...     fields = frozenset({"mag"})
 ...     def process(self, alert):
@@ -21,6 +26,7 @@ durable (the runner commits offsets only after every sink has flushed).
 from __future__ import annotations
 
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +47,8 @@ __all__ = [
     "Sink",
     "StepCounts",
     "Verdict",
+    "annotation_field_name",
+    "annotation_schema_of",
     "validate_params",
 ]
 
@@ -69,7 +77,16 @@ class BatchResult:
 
 @runtime_checkable
 class Processor(Protocol):
-    """A step of a chain: a batch in, a verdict (and annotations) per alert out."""
+    """A step of a chain: a batch in, a verdict (and annotations) per alert out.
+
+    A processor may also have an ``annotation_schema`` attribute (not part of
+    the protocol: most steps annotate nothing): the Avro type, as its JSON
+    definition (``"double"``, ``{"type": "array", "items": {...}}``), of the
+    value it files under its own name, ``{self.name: value}``. Named types in
+    it need a namespace of their own (the step's name in it, so two steps of
+    one class do not clash) and may not refer to types defined elsewhere.
+    Read it with :func:`annotation_schema_of`.
+    """
 
     #: The step's name in the spec and in counts and dead-letter headers.
     name: str
@@ -168,6 +185,31 @@ class StepCounts:
             "rate": round(self.rate, 1),
             **self.extra,
         }
+
+
+def annotation_schema_of(processor: object) -> Any | None:
+    """Return the Avro type a processor declares for its annotations, or ``None``.
+
+    See :class:`Processor` for the optional ``annotation_schema`` attribute.
+    """
+    return getattr(processor, "annotation_schema", None)
+
+
+_NOT_IN_AVRO_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def annotation_field_name(step: str) -> str:
+    """Return the Avro name of a step's annotations: the step's name made a valid Avro name.
+
+    Characters other than letters, digits and ``_`` become ``_``, and a
+    leading digit gets a ``_`` before it (``"nearby-galaxies"`` ->
+    ``"nearby_galaxies"``).
+
+    >>> annotation_field_name("2mass-xm")
+    '_2mass_xm'
+    """
+    name = _NOT_IN_AVRO_NAME.sub("_", step) or "_"
+    return f"_{name}" if name[0].isdigit() else name
 
 
 _Params = TypeVar("_Params", bound=pydantic.BaseModel)

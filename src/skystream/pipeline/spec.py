@@ -222,6 +222,9 @@ class BuildContext:
         The directory of the spec file, for relative paths in params.
     step
         The name of the step being built.
+    processors
+        The processors built before this step, in chain order: a sink gets
+        the whole chain (to learn, say, the Avro types of its annotations).
     """
 
     component: str
@@ -229,6 +232,7 @@ class BuildContext:
     registry: RegistrySettings | None = None
     spec_dir: Path | None = None
     step: str = ""
+    processors: tuple[Processor, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def registry_url(self) -> str | None:
@@ -368,7 +372,9 @@ def build_steps(
     sinks: list[Sink] = []
     try:
         for step in spec.steps:
-            instance = _instantiate(step, dataclasses.replace(context, step=step.name))
+            instance = _instantiate(
+                step, dataclasses.replace(context, step=step.name, processors=tuple(processors))
+            )
             if step.kind == "processor":
                 if not isinstance(instance, Processor):
                     raise ConfigurationError(

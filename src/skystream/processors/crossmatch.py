@@ -23,6 +23,12 @@ in the shape of the LSST:UK seed's ``CandidateMatch``::
                           "distance_arcsec": 1.08, "redshift": 0.02, ...}]}
 
 An alert without a match gets no annotation.
+
+The step declares the Avro type of its annotations
+(:attr:`CrossmatchProcessor.annotation_schema`): an array of ``CandidateMatch``
+records whose ``source_id`` and extra columns have the catalogue's own types
+(a long or a string id, a double magnitude...), so that sinks writing Avro
+(the Kafka sink's annotated alerts) keep them typed.
 """
 
 from __future__ import annotations
@@ -36,7 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skystream.exceptions import ConfigurationError
 from skystream.pipeline.names import register
-from skystream.pipeline.processor import Annotations, BatchResult, Verdict, validate_params
+from skystream.pipeline.processor import (
+    Annotations,
+    BatchResult,
+    Verdict,
+    annotation_field_name,
+    validate_params,
+)
 from skystream.processors.catalogue import Catalogue, Matches
 
 if TYPE_CHECKING:
@@ -59,6 +71,19 @@ MATCH_KEYS = (
     "source_ra",
     "source_dec",
     "distance_arcsec",
+)
+
+# The Avro types and meanings of the keys every match carries (source_id's type
+# comes from the catalogue).
+_MATCH_FIELDS: tuple[tuple[str, Any, str], ...] = (
+    ("alert_id", "long", "The alert's id."),
+    ("ra", "double", "The alert's right ascension, degrees."),
+    ("dec", "double", "The alert's declination, degrees."),
+    ("catalogue", "string", "The catalogue's name."),
+    ("source_id", None, "The source's id in the catalogue."),
+    ("source_ra", "double", "The source's right ascension, degrees."),
+    ("source_dec", "double", "The source's declination, degrees."),
+    ("distance_arcsec", "double", "Angular distance from the alert to the source, arcsec."),
 )
 
 
@@ -190,6 +215,50 @@ class CrossmatchProcessor:
         values["catalogue"] = path
         return cls(context.step or None, **values)
 
+    @property
+    def annotation_schema(self) -> dict[str, Any]:
+        """The Avro type of this step's annotations: an array of ``CandidateMatch`` records.
+
+        ``source_id`` and the extra columns take the catalogue's types
+        (integers: ``long``; floats: ``double``; text: ``string``; booleans:
+        ``boolean``; a column with missing values: a union with ``null``).
+        The record's namespace holds the step's name
+        (``skystream.crossmatch.<step>``), so two cross-match steps never clash.
+
+        Raises
+        ------
+        ConfigurationError
+            If a column's type has no Avro counterpart (dates, say) or its name
+            is no Avro name.
+        """
+        catalogue = self.catalogue
+        fields: list[dict[str, Any]] = []
+        for key, avro_type, doc in _MATCH_FIELDS:
+            if avro_type is None:
+                avro_type = _avro_type(catalogue.ids, f"catalogue {catalogue.name!r} ids")
+            fields.append({"name": key, "type": avro_type, "doc": doc})
+        for column in self.columns:
+            if annotation_field_name(column) != column:
+                raise ConfigurationError(
+                    f"CrossmatchProcessor {self.name!r}: column {column!r} is not a valid Avro "
+                    "field name (letters, digits and _, not starting with a digit), so its "
+                    "matches cannot be written as Avro; rename the column in the catalogue"
+                )
+            avro_type = _avro_type(
+                catalogue.columns[column], f"catalogue {catalogue.name!r} column {column!r}"
+            )
+            fields.append({"name": column, "type": avro_type, "doc": f"Catalogue column {column}."})
+        return {
+            "type": "array",
+            "items": {
+                "type": "record",
+                "name": "CandidateMatch",
+                "namespace": f"skystream.crossmatch.{annotation_field_name(self.name)}",
+                "doc": f"A source of {self.catalogue_name!r} near the alert.",
+                "fields": fields,
+            },
+        }
+
     def process_batch(self, alerts: Sequence[Alert]) -> BatchResult:
         """Match the batch's positions at once; annotate and answer per ``mode``."""
         count = len(alerts)
@@ -247,6 +316,40 @@ class CrossmatchProcessor:
 
 
 register("Crossmatch", kind="processor")(CrossmatchProcessor)
+
+
+def _avro_type(values: np.ndarray[Any, Any], what: str) -> Any:
+    """Return the Avro type of a catalogue column's values (as ``tolist()`` gives them)."""
+    kind = values.dtype.kind
+    simple = {"b": "boolean", "i": "long", "u": "long", "f": "double", "U": "string", "S": "bytes"}
+    if kind in simple:
+        return simple[kind]
+    if kind == "O":  # text with missing values, from Parquet or CSV
+        present = [v for v in values.tolist() if v is not None]
+        kinds = {_python_avro_type(v) for v in present}
+        if kinds == {"long", "double"}:
+            kinds = {"double"}
+        if len(kinds) <= 1 and None not in kinds:
+            found = kinds.pop() if kinds else "string"
+            return ["null", found] if len(present) < len(values) else found
+    raise ConfigurationError(
+        f"CrossmatchProcessor: {what} holds {values.dtype} values, which have no Avro type "
+        "for annotations; copy only numeric, text or boolean columns (columns: [...])"
+    )
+
+
+def _python_avro_type(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bytes):
+        return "bytes"
+    return None
 
 
 def _position(value: Any) -> float:

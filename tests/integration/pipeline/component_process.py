@@ -3,13 +3,14 @@
 - :func:`fill_input`: generated Rubin alerts written to an input topic; returns
   each alert's id, partition and offset, and whether the chain passes it.
 - :func:`write_spec`: the component's YAML: drop solar-system alerts, a
-  :class:`killable_steps.SlowPass`, a Kafka writer, a
-  :class:`killable_steps.StallAfterFlush`.
+  :class:`killable_steps.SlowPass`, a Kafka writer, optionally a Parquet
+  writer, a :class:`killable_steps.StallAfterFlush`.
 - :class:`Worker`: one ``skystream run`` process (its environment names only
   the test's broker and this folder, for the dotted-path steps);
   :func:`worker_starter` starts them and kills what a failed test leaves.
 - :class:`OutputReader`: reads the output topic as it grows, without a group.
 - :func:`committed_offsets`: the group's committed offsets, read without joining.
+- :func:`in_uncommitted_batch`: whether a kill could have left an alert to repeat.
 """
 
 from __future__ import annotations
@@ -50,16 +51,29 @@ class InputAlert:
 
 
 def fill_input(
-    settings: KafkaSettings, source: str, alert_file: Path, count: int, partitions: int
+    settings: KafkaSettings,
+    source: str,
+    alert_file: Path,
+    count: int,
+    partitions: int,
+    **generate: Any,
 ) -> dict[int, InputAlert]:
     """Write ``count`` generated alerts round-robin over ``source``'s partitions; by alert id.
 
     Explicit partitions, not the simulator's keyless player: a burst of small
     alerts from a sticky partitioner can land in one partition, and these tests
-    need every partition to hold some.
+    need every partition to hold some. ``generate`` goes to
+    :func:`~skystream.alerts.generate.write_alert_file` (``visit_size``, ...).
     """
     write_alert_file(
-        alert_file, "rubin", count, sso_fraction=SSO_FRACTION, seed=7, history=2, cutout_pixels=16
+        alert_file,
+        "rubin",
+        count,
+        sso_fraction=SSO_FRACTION,
+        seed=7,
+        history=2,
+        cutout_pixels=16,
+        **generate,
     )
     with BatchProducer(settings) as producer:
         for index, alert in enumerate(read_alert_file(alert_file)):
@@ -101,10 +115,29 @@ def write_spec(
     delay_s: float = 0.0,
     stall_at_batch: int = 0,
     stall_at_flush: int = 0,
+    parquet_directory: Path | None = None,
+    stall_in_parquet_write: int = 0,
     marker: Path | None = None,
 ) -> Path:
-    """Write the component's spec (one stall point at most) to ``path``."""
+    """Write the component's spec (one stall point at most) to ``path``.
+
+    With ``parquet_directory``, a Parquet writer follows the Kafka writer
+    (a :class:`killable_steps.StallInParquetWrite` when
+    ``stall_in_parquet_write`` is set, else the real ``ParquetWriter``), and
+    ``stall_at_flush`` stalls after both have flushed.
+    """
     marker_text = str(marker or path.with_suffix(".stalled"))
+    parquet: list[dict[str, Any]] = []
+    if parquet_directory is not None:
+        params: dict[str, Any] = {
+            "directory": str(parquet_directory),
+            "columns": ["alert_id", "object_id", "ra", "dec", "mjd", "band"],
+        }
+        kind = "ParquetWriter"
+        if stall_in_parquet_write:
+            kind = "killable_steps:StallInParquetWrite"
+            params |= {"stall_at_flush": stall_in_parquet_write, "marker": marker_text}
+        parquet.append({"name": "parquet", "class": kind, "params": params})
     spec: dict[str, Any] = {
         "component": {
             "name": "killable",
@@ -128,6 +161,7 @@ def write_spec(
                     },
                 },
                 {"name": "out", "class": "KafkaStreamWriter", "params": {"topic": out_topic}},
+                *parquet,
                 {
                     "name": "stall",
                     "class": "killable_steps:StallAfterFlush",
@@ -266,3 +300,9 @@ def committed_offsets(
     with BatchConsumer(settings, group_id=group, auto_commit=False) as consumer:
         answer = consumer.committed((topic, p) for p in range(partitions))
     return {p: answer[topic, p] or 0 for (_, p) in answer}
+
+
+def in_uncommitted_batch(alert: InputAlert, committed: dict[int, int], batch_size: int) -> bool:
+    """Whether ``alert`` could be in the batch in flight when the group stood at ``committed``."""
+    start = committed[alert.partition]
+    return start <= alert.offset < start + batch_size

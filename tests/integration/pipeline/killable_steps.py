@@ -4,18 +4,21 @@ Specs of the crash and instances tests name these by dotted path
 (``killable_steps:SlowPass``); the tests put this folder on the worker's
 ``PYTHONPATH``. A step that reaches its stall point writes ``marker`` (the
 test's cue to kill) and then blocks, so ``kill -9`` lands at a known place in
-the runner's cycle of process, add, flush, commit.
+the runner's cycle of process, add, flush, commit (:class:`StallInParquetWrite`:
+inside a Parquet flush).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from skystream.alerts.model import Alert
 from skystream.pipeline.processor import Annotations, BatchResult, Verdict
+from skystream.processors.sinks.parquet import ParquetWriter
 
 _STALL_S = 600.0  # longer than any test: the process is killed while it waits
 
@@ -85,3 +88,51 @@ class StallAfterFlush:
 
     def close(self) -> None:
         pass
+
+
+class StallInParquetWrite(ParquetWriter):
+    """A :class:`ParquetWriter` that stalls in the middle of a flush.
+
+    From its ``stall_at_flush``-th flush with files on, it stalls in the first
+    flush that writes two files or more, once the last file's hidden
+    temporary is written and before it is renamed: the flush's other files
+    are published, the last is not, and nothing of the batch is committed.
+    """
+
+    class Params(ParquetWriter.Params):
+        """The writer's params, and where to stall."""
+
+        stall_at_flush: int = 0
+        marker: str = ""
+
+    stall_at_flush = 0
+    marker = ""
+    flushes = 0
+    files_planned = 0
+    files_in_flush = 0
+
+    @classmethod
+    def from_spec(cls, params: Any, context: Any) -> StallInParquetWrite:
+        checked = cls.Params.model_validate(params)
+        writer = super().from_spec(checked, context)
+        assert isinstance(writer, StallInParquetWrite)
+        writer.stall_at_flush = checked.stall_at_flush
+        writer.marker = checked.marker
+        return writer
+
+    def _plan(self, entries: Sequence[Any]) -> Iterator[tuple[Hashable, str, list[Any]]]:
+        plan = list(super()._plan(entries))
+        self.flushes += 1
+        self.files_planned, self.files_in_flush = len(plan), 0
+        yield from plan
+
+    def _write(self, path: Path, group: Hashable, payloads: Sequence[Any], stem: str) -> None:
+        super()._write(path, group, payloads, stem)
+        self.files_in_flush += 1
+        if (
+            self.stall_at_flush
+            and self.flushes >= self.stall_at_flush
+            and self.files_planned > 1
+            and self.files_in_flush == self.files_planned
+        ):
+            _stall(self.marker, f"{os.getpid()} parquet flush {self.flushes}: {path.name}")

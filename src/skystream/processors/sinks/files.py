@@ -19,7 +19,9 @@ when the component died) replaces the file instead of adding a second copy:
   files of that partition whose first offset is at or after the new batch's
   first offset are leftovers of work that was never committed: they are
   deleted once the new files are in place, so a replay that cuts its batches
-  differently still leaves each alert in exactly one file;
+  differently still leaves each alert in exactly one file. Hidden temporaries
+  of those files (a process killed while writing leaves ``.NAME.PID.tmp``)
+  are deleted with them;
 * without positions, a file is named by the first and last alert id and a
   digest of all its alert ids: ``alerts-FIRST-LAST-DIGEST.EXT``. The same batch
   gives the same name; a replay cut into different batches does not (see
@@ -60,6 +62,7 @@ _OFFSET_DIGITS = 20
 _POSITIONED_NAME = re.compile(
     r"^(?P<topic>.+)-p(?P<partition>\d+)-(?P<first>\d{20})-(?P<last>\d{20})$"
 )
+_TEMPORARY_NAME = re.compile(r"^\.(?P<final>.+)\.\d+\.tmp$")
 
 
 class SourcePosition(Protocol):
@@ -274,7 +277,7 @@ class _FileSink(ABC):
     # -- internals ----------------------------------------------------------------------
     def _publish(self, final: Path, group: Hashable, chunk: Sequence[_Entry], stem: str) -> None:
         """Write through a hidden temporary file, sync it, and rename it to ``final``."""
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")  # see _TEMPORARY_NAME
         try:
             self._write(temporary, group, [entry.payload for entry in chunk], stem)
             descriptor = os.open(temporary, os.O_RDONLY)
@@ -307,7 +310,12 @@ class _FileSink(ABC):
     def _supersede(
         self, entries: Sequence[_Entry], published: set[Path], directories: set[Path]
     ) -> None:
-        """Delete leftovers of uncommitted work on partitions that start or go back."""
+        """Delete leftovers of uncommitted work on partitions that start or go back.
+
+        Leftovers are the published files, and the hidden temporaries of a
+        process killed while writing, whose first offset is at or after the
+        new batch's: this sink's own temporaries are all renamed by now.
+        """
         firsts: dict[tuple[str, int], int] = {}
         for entry in entries:
             if entry.position is not None:
@@ -318,10 +326,16 @@ class _FileSink(ABC):
             last = self._last_offset.get((topic, partition))
             if last is not None and first > last:
                 continue  # going on from what this sink wrote: nothing to replace
-            for path in self.directory.rglob(f"{topic}-p{partition}-*{self.suffix}"):
-                match = _POSITIONED_NAME.match(path.name[: -len(self.suffix)])
+            prefix = f"{topic}-p{partition}-"
+            finals = self.directory.rglob(f"{prefix}*{self.suffix}")
+            temporaries = self.directory.rglob(f".{prefix}*{self.suffix}.*.tmp")
+            for path in [*finals, *temporaries]:
+                temporary = _TEMPORARY_NAME.match(path.name)
+                name = temporary["final"] if temporary is not None else path.name
+                match = _POSITIONED_NAME.match(name.removesuffix(self.suffix))
                 if (
                     match is not None
+                    and name.endswith(self.suffix)
                     and match["topic"] == topic
                     and int(match["partition"]) == partition
                     and int(match["first"]) >= first
