@@ -206,6 +206,11 @@ class KafkaSettings(BaseModel):
                 else timing["fetch_wait_max_ms"]
             ),
         }
+        if self.profile == "embedded":
+            # The embedded broker's transactions do not work, and read_committed
+            # consumers (librdkafka's default) were seen to skip whole record
+            # batches written while they read: read everything it stores.
+            config["isolation.level"] = "read_uncommitted"
         return {**config, **self.extra_config}
 
     def admin_config(self) -> dict[str, ConfigValue]:

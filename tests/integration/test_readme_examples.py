@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from skystream.config import KafkaSettings
 
@@ -40,6 +43,48 @@ def test_command_line_tour(stack_state_dir: Path) -> None:
         ["IDLE", "SLEWING", "TRACKING", '{"ra":150.1,"dec":-2.5}']
     )
     assert "consumed 4 messages" in read_both[1]
+
+
+def test_processing_tour(kafka_settings: KafkaSettings, registry_url: str, tmp_path: Path) -> None:
+    tour = next(b for b in _blocks("bash") if b.startswith("skystream demo"))
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "SKYSTREAM_BOOTSTRAP_SERVERS": str(kafka_settings.bootstrap_servers),
+        "SKYSTREAM_REGISTRY_URL": registry_url,
+    }
+    outputs = {}
+    try:
+        for line in tour.splitlines():
+            command = line.split("  #")[0].strip()
+            result = subprocess.run(
+                ["bash", "-c", command],
+                env=environment,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert result.returncode == 0, f"{command!r} failed: {result.stderr}"
+            outputs[command.split()[1] + " " + command.split()[2]] = result.stdout
+    finally:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": kafka_settings.bootstrap_servers})
+        topics = ["night-preload", "alerts", "alerts-no-sso", "no-sso-dead-letters"]
+        for future in admin.delete_topics(topics).values():
+            future.exception()  # a topic a failed step never made is fine
+    assert "component transients:" in outputs["demo --visits"]
+    assert (tmp_path / "night" / "demo.png").read_bytes()[:4] == b"\x89PNG"
+    summaries = outputs["run examples/no-sso.yaml"]
+    counts = [
+        int(n.replace(",", "")) for n in re.findall(r"component no-sso: ([\d,]+) in", summaries)
+    ]
+    assert sum(counts) == 400  # two instances shared the 400 alerts
+    rows = pq.read_table(tmp_path / "examples" / "out" / "no-sso").num_rows
+    assert 0 < rows < 360  # solar-system objects (40) and detections below 10 sigma dropped
+    assert (tmp_path / "no-sso-0.png").exists() and (tmp_path / "no-sso-1.png").exists()
 
 
 def test_library_example(kafka_settings: KafkaSettings, capfd: Any) -> None:

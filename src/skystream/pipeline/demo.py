@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import shutil
 import threading
 import time
 import uuid
@@ -143,7 +144,7 @@ def run_demo(
         Keep the demo's topics (they are deleted by default).
     """
     stage = on_stage or (lambda text: None)
-    workdir = options.workdir
+    workdir = options.workdir.resolve()  # the specs name files by absolute path
     workdir.mkdir(parents=True, exist_ok=True)
     suffix = uuid.uuid4().hex[:6]
     topics = {
@@ -169,6 +170,7 @@ def run_demo(
     catalogue_path = workdir / "catalogue.parquet"
     counterparts = _write_catalogue(catalogue_path, generated.path, options)
     parquet_directory = workdir / "transients"
+    shutil.rmtree(parquet_directory, ignore_errors=True)  # an earlier demo's output
     specs = _write_specs(workdir, settings, registry, topics, catalogue_path, parquet_directory)
     result = DemoResult(
         alerts=generated.count,
