@@ -83,6 +83,12 @@ ALERT_FETCH_CONFIG: dict[str, ConfigValue] = {
     "fetch.max.bytes": 100 * 1024 * 1024,
     "queued.max.messages.kbytes": 256 * 1024,
 }
+# A component often starts before its input topic exists (a stream not yet played):
+# look for it every few seconds instead of librdkafka's 5 minutes.
+_CONSUMER_CONFIG: dict[str, ConfigValue] = {
+    **ALERT_FETCH_CONFIG,
+    "topic.metadata.refresh.interval.ms": 5000,
+}
 # Dead letters carry the original message, which may be as large as any alert.
 _PRODUCER_CONFIG: dict[str, ConfigValue] = {"message.max.bytes": 16_000_000}
 
@@ -498,7 +504,7 @@ class ComponentRunner:
                 start="committed",
                 reset=self.reset,
                 auto_commit=False,
-                extra_config={**ALERT_FETCH_CONFIG, **self.consumer_config},
+                extra_config={**_CONSUMER_CONFIG, **self.consumer_config},
             )
             yield consumer, decoder
         except BaseException:
