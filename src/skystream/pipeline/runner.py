@@ -9,7 +9,9 @@ batch it
    at step ``decode``, and not inside a processor;
 2. runs the processors in order, each on the alerts that passed the ones
    before; a step that raises is retried alert by alert, and the alerts that
-   still fail are dead letters of that step while the rest go on;
+   still fail are dead letters of that step while the rest go on (an error
+   of the infrastructure, :data:`INFRASTRUCTURE_ERRORS` such as an
+   unreachable registry, ends the run instead, with the batch uncommitted);
 3. hands the alerts that passed every step, with their annotations merged
    over the steps, to every sink;
 4. flushes the sinks and the dead letters, and only then marks the batch done
@@ -48,7 +50,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from skystream.alerts.decoder import AlertDecoder
 from skystream.alerts.model import UNIFORM_FIELDS, Alert
 from skystream.config import ConfigValue, KafkaSettings, RegistrySettings
-from skystream.exceptions import ConfigurationError, DecodeError, KafkaError
+from skystream.exceptions import (
+    BrokerUnavailableError,
+    ConfigurationError,
+    DecodeError,
+    KafkaError,
+    RegistryError,
+)
 from skystream.kafka.consumer import BatchConsumer
 from skystream.kafka.producer import BatchProducer
 from skystream.kafka.records import Record
@@ -68,6 +76,15 @@ _log = logging.getLogger(__name__)
 DECODE_STEP = "decode"
 # Errors a cut-short or damaged message can raise while its fields are read.
 _MESSAGE_ERRORS = (DecodeError, EOFError, ValueError, IndexError)
+#: Errors of the infrastructure, not of one alert: a step or sink raising one of
+#: these stops the run without committing the batch (a restart repeats it), instead
+#: of sending every alert of the batch to the dead letters.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    RegistryError,
+    BrokerUnavailableError,
+    ConnectionError,
+    TimeoutError,
+)
 _LATENCY_SAMPLES = 100_000
 #: Most passing alerts per batch whose observation time is read for the alert latency.
 ALERT_LATENCY_SAMPLE = 8
@@ -444,6 +461,9 @@ class ComponentRunner:
         KafkaError
             The broker failed, or a sink or the dead letters could not be
             flushed (nothing of that batch was committed).
+        RegistryError, ConnectionError, TimeoutError
+            A step or sink met an error of the infrastructure
+            (:data:`INFRASTRUCTURE_ERRORS`); nothing of that batch was committed.
         """
         if self._ran:
             raise ConfigurationError(
@@ -655,6 +675,8 @@ class ComponentRunner:
         found: list[Annotations | None]
         try:
             verdicts, found = _answers(processor, alerts)
+        except INFRASTRUCTURE_ERRORS:
+            raise
         except Exception as exc:
             _log.info(
                 "%s: step %s failed on a batch of %d (%s); retrying alert by alert",
@@ -667,6 +689,8 @@ class ComponentRunner:
             for record, alert in zip(kept, alerts, strict=True):
                 try:
                     (verdict,), (note,) = _answers(processor, [alert])
+                except INFRASTRUCTURE_ERRORS:
+                    raise
                 except Exception as one:
                     self.dead_letters.add(record, processor.name, one)
                     verdict, note = None, None
@@ -714,6 +738,8 @@ class ComponentRunner:
                 [kept[i] for i in indices],
             )
             counts.passed += len(indices)
+        except INFRASTRUCTURE_ERRORS:
+            raise
         except Exception as exc:
             # What the sink buffered before failing may be written twice (at-least-once).
             _log.info(
@@ -725,6 +751,8 @@ class ComponentRunner:
             for i in indices:
                 try:
                     _sink_add(sink, [alerts[i]], [annotations[i]], [kept[i]])
+                except INFRASTRUCTURE_ERRORS:
+                    raise
                 except Exception as one:
                     self.dead_letters.add(kept[i], sink.name, one)
                     counts.failed += 1

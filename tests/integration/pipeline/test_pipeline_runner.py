@@ -246,6 +246,44 @@ def test_bad_messages_become_dead_letters_while_good_ones_flow(
     )
 
 
+class LosesItsDatabase(AlertProcessor):
+    """Work for the first alerts, then lose the connection to a service it needs."""
+
+    name = "lookup"
+    fields = frozenset({"alert_id"})
+
+    def __init__(self, working: int) -> None:
+        super().__init__()
+        self.working = working
+
+    def process(self, alert: Alert) -> Verdict:
+        self.working -= 1
+        if self.working < 0:
+            raise ConnectionError("lost the connection to the catalogue database")
+        return Verdict.PASS
+
+
+def test_an_infrastructure_error_stops_the_run_uncommitted(
+    kafka_settings: KafkaSettings,
+    topic_factory,  # type: ignore[no-untyped-def]
+    unique_group: str,
+    alert_file: Path,
+) -> None:
+    source, out_topic, dead = (topic_factory(partitions=1) for _ in range(3))
+    create_stream(kafka_settings, [alert_file], source, force=True)
+    runner = _runner(kafka_settings, source, unique_group, [LosesItsDatabase(70)], out_topic, dead)
+    with pytest.raises(ConnectionError, match="catalogue database"):
+        runner.run(max_alerts=ALERTS, idle_timeout_s=15)
+    # The batches before the failure were written and committed; the failing one
+    # was neither dead-lettered nor committed: a restart repeats it.
+    assert runner.dead_letters.total == 0
+    committed = runner.position[source, 0]
+    assert 0 < committed <= 70  # whole batches before the 71st alert (batches of <= 50)
+    with BatchConsumer(kafka_settings, group_id=unique_group) as consumer:
+        assert consumer.committed([(source, 0)]) == {(source, 0): committed}
+    assert len(_read_all(kafka_settings, out_topic, committed, timeout_s=5)) == committed
+
+
 def test_skystream_run_a_seed_style_spec(
     kafka_settings: KafkaSettings,
     topic_factory,  # type: ignore[no-untyped-def]
