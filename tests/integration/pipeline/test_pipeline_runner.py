@@ -224,6 +224,11 @@ def test_bad_messages_become_dead_letters_while_good_ones_flow(
     output = _read_all(kafka_settings, out_topic, len(expected))
     assert [r.value for r in output] == expected  # one partition: same order
     assert all(r.header(ANNOTATIONS_HEADER) is not None for r in output)
+    # Keys and headers travel with the alerts.
+    for record in output:
+        index = messages.index(record.value)
+        assert record.key == f"key-{index}".encode()
+        assert record.header("origin") == f"test-{index}".encode()
 
     letters = {r.header(HEADER_SOURCE): r for r in _read_all(kafka_settings, dead, 4)}
     assert len(letters) == 4

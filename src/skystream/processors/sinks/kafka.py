@@ -24,7 +24,11 @@ What goes out depends on ``annotations``:
     declares an annotation type; ``"header"`` otherwise. So a chain that only
     filters forwards the original bytes untouched, with no registration.
 
-Annotated output carries no JSON header: the record holds the annotations.
+Either way each message keeps its input message's key and headers (the
+runner hands the sink the Kafka records), and a forwarded alert is the input
+message's value byte for byte. Annotated output carries no JSON annotations
+header: the record holds the annotations. In header mode an upstream
+component's annotations header is merged with this chain's.
 The writer learns the chain's declared types from ``processors`` (a spec's
 sinks get them from the build context).
 
@@ -40,6 +44,8 @@ In a spec::
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,7 +55,7 @@ from skystream.codecs import wire
 from skystream.config import ConfigValue, KafkaSettings, RegistrySettings
 from skystream.exceptions import ConfigurationError
 from skystream.kafka.producer import BatchProducer
-from skystream.kafka.records import Acks
+from skystream.kafka.records import Acks, Record
 from skystream.kafka.topics import create_topic
 from skystream.pipeline.names import register
 from skystream.pipeline.processor import Annotations, annotation_schema_of
@@ -253,8 +259,18 @@ class KafkaStreamWriter:
             )
         return self._producer
 
-    def add(self, alerts: Sequence[Alert], annotations: Sequence[Annotations | None]) -> None:
+    def add(
+        self,
+        alerts: Sequence[Alert],
+        annotations: Sequence[Annotations | None],
+        positions: Sequence[Record] | None = None,
+    ) -> None:
         """Queue ``alerts`` for the topic, annotated or as they came (see the module's docs).
+
+        With ``positions`` (the Kafka records the alerts came in, as the
+        runner gives them), each output message keeps its input's key and
+        headers, and an alert forwarded as it came is the input message's
+        value byte for byte (even from a compressed Avro container).
 
         Raises
         ------
@@ -264,29 +280,35 @@ class KafkaStreamWriter:
         RegistryError
             If the annotated schema cannot be registered.
         """
-        if len(alerts) != len(annotations):
+        if len(alerts) != len(annotations) or (
+            positions is not None and len(positions) != len(alerts)
+        ):
             raise ConfigurationError(
-                f"{len(alerts)} alerts but {len(annotations)} annotations: give one per alert"
+                f"{len(alerts)} alerts but {len(annotations)} annotations"
+                f"{'' if positions is None else f' and {len(positions)} records'}: "
+                "give one of each per alert"
             )
         producer = self._connect()
         topic = self.topic
         encoder = self._encoder
-        for alert, notes in zip(alerts, annotations, strict=True):
+        for index, (alert, notes) in enumerate(zip(alerts, annotations, strict=True)):
+            source = positions[index] if positions is not None else None
+            key = source.key if source is not None else None
+            headers = list(source.headers) if source is not None else []
             if encoder is not None:
                 annotated = encoder.schema_for(alert.layout)
                 value = wire.pack(self._schema_id(annotated), annotated.body(alert, notes))
-                producer.produce(topic, value, None, None)
+                producer.produce(topic, value, key, headers or None)
                 continue
-            raw = alert.raw
+            raw = source.value if source is not None else alert.raw
             if raw is None:
                 raise ConfigurationError(
                     "KafkaStreamWriter forwards alerts as they arrived; this one was built "
                     "from a record and has no bytes (write it annotated: annotations: avro)"
                 )
-            headers: list[tuple[str, bytes | None]] | None = (
-                [(ANNOTATIONS_HEADER, annotations_json(notes))] if notes else None
-            )
-            producer.produce(topic, raw, None, headers)
+            if notes:
+                headers = _with_annotations(headers, notes)
+            producer.produce(topic, raw, key, headers or None)
         self.written += len(alerts)
         producer.poll(0)
 
@@ -336,6 +358,24 @@ class KafkaStreamWriter:
         return (
             f"KafkaStreamWriter(topic={self.topic!r}, name={self.name!r}, output={self.output!r})"
         )
+
+
+def _with_annotations(
+    headers: list[tuple[str, bytes | None]], notes: Annotations
+) -> list[tuple[str, bytes | None]]:
+    """Return ``headers`` with one annotations header: an upstream component's merged with ours."""
+    merged: dict[str, Any] = {}
+    kept: list[tuple[str, bytes | None]] = []
+    for name, value in headers:
+        if name != ANNOTATIONS_HEADER:
+            kept.append((name, value))
+            continue
+        with contextlib.suppress(ValueError, TypeError):  # not JSON: replaced by ours
+            earlier = json.loads(value or b"{}")
+            if isinstance(earlier, dict):
+                merged.update(earlier)
+    merged.update(notes)
+    return [*kept, (ANNOTATIONS_HEADER, annotations_json(merged))]
 
 
 def annotations_json(annotations: Annotations) -> bytes:
