@@ -49,7 +49,7 @@ from skystream.simulator.play import PlaySummary, play_stream
 if TYPE_CHECKING:
     from skystream.pipeline.runner import BatchReport
 
-__all__ = ["DemoOptions", "DemoResult", "run_demo"]
+__all__ = ["DemoOptions", "DemoResult", "run_demo", "summary_lines"]
 
 _VISIT_INTERVAL_S = 37.0
 _MJD_UNIX_EPOCH = 40587.0
