@@ -168,7 +168,7 @@ def run(settings: KafkaSettings, repeats: int = 5, scale: float = 1.0) -> dict[s
                 rate, detail = paths[name]()
                 samples[name].append(rate)
                 details[name] = detail
-        latency_alerts = max(1000, int(3000 * scale))
+        latency_alerts = max(500, int(3000 * scale))
         latency = _latency(settings, admin, source, stream, latency_alerts)
         latency_bare = _latency(settings, admin, source, stream, latency_alerts, output="none")
         latency_parquet = _latency(

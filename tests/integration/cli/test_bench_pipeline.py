@@ -77,7 +77,7 @@ def test_bench_pipeline_measures_every_path_and_reports_every_row(
         results["latency_parquet_out"],
         results["latency_kafka_out_500"],
     ):
-        assert latency["played"] >= 1000
+        assert latency["played"] >= 500
         assert latency["alerts_out"] > 0
         assert 0 <= latency["p50_s"] <= latency["p99_s"] <= latency["max_s"]
 
