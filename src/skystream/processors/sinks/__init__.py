@@ -5,6 +5,7 @@ Importing this package registers the built-in sinks by name
 ``ParquetFileWriter``), so specs can name them.
 """
 
+from skystream.processors.sinks.annotated import alert_annotations
 from skystream.processors.sinks.avro_files import (
     ANNOTATIONS_METADATA,
     AvroFileWriter,
@@ -21,6 +22,7 @@ __all__ = [
     "KafkaStreamWriter",
     "ParquetWriter",
     "SourcePosition",
+    "alert_annotations",
     "observing_night",
     "read_annotations",
 ]
