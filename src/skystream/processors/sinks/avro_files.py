@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skystream.exceptions import ConfigurationError
 from skystream.pipeline.names import register
 from skystream.pipeline.processor import Annotations
-from skystream.processors.sinks.files import _FileSink, resolve_directory
+from skystream.processors.sinks.files import _FileSink
 from skystream.processors.sinks.kafka import annotations_json
 
 if TYPE_CHECKING:
@@ -105,24 +105,6 @@ class AvroFileWriter(_FileSink):
         self.codec: Codec = codec
         self.max_alerts_per_file = max_alerts_per_file
         self._schemas: dict[str, AvroSchema] = {}
-
-    @classmethod
-    def from_spec(
-        cls, params: AvroFileWriter.Params | Mapping[str, Any], context: Any
-    ) -> AvroFileWriter:
-        """Build the writer from spec params; a relative directory is the spec file's.
-
-        ``context`` is a :class:`~skystream.pipeline.spec.BuildContext`
-        (its ``spec_dir`` and ``step`` are used).
-        """
-        checked = params if isinstance(params, cls.Params) else cls.Params.model_validate(params)
-        step = getattr(context, "step", None)
-        return cls(
-            resolve_directory(checked.directory, context),
-            max_alerts_per_file=checked.max_alerts_per_file,
-            codec=checked.codec,
-            name=step if isinstance(step, str) and step else None,
-        )
 
     def _entry_payload(self, alert: Alert, annotations: Annotations | None) -> tuple[Hashable, Any]:
         schema = alert.layout.schema

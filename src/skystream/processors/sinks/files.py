@@ -42,7 +42,9 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pydantic import BaseModel
 
 from skystream.exceptions import ConfigurationError, EncodeError, SkystreamError
 from skystream.pipeline.processor import Annotations
@@ -148,6 +150,8 @@ class _FileSink(ABC):
     """Buffer on ``add``, publish whole files atomically on ``flush``."""
 
     suffix: str = ""
+    #: What a spec may set; every field but ``directory`` is a keyword of ``__init__``.
+    Params: ClassVar[type[BaseModel]]
 
     def __init__(self, directory: str | Path, name: str, max_per_file: int | None) -> None:
         if not str(directory):
@@ -164,6 +168,20 @@ class _FileSink(ABC):
         self._entries: list[_Entry] = []
         self._last_offset: dict[tuple[str, int], int] = {}
         self._closed = False
+
+    @classmethod
+    def from_spec(cls, params: BaseModel | Mapping[str, Any], context: Any) -> Any:
+        """Build the sink from spec params; a relative directory is the spec file's.
+
+        ``context`` is a :class:`~skystream.pipeline.spec.BuildContext`
+        (its ``spec_dir`` and ``step`` are used).
+        """
+        checked = params if isinstance(params, cls.Params) else cls.Params.model_validate(params)
+        options = checked.model_dump()
+        directory = resolve_directory(options.pop("directory"), context)
+        step = getattr(context, "step", None)
+        build: Any = cls  # each format's own __init__ takes its Params as keywords
+        return build(directory, **options, name=step if isinstance(step, str) and step else None)
 
     # -- what each format supplies ----------------------------------------------------
     @abstractmethod

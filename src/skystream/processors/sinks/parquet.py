@@ -40,7 +40,7 @@ from skystream.alerts.model import UNIFORM_FIELDS
 from skystream.exceptions import ConfigurationError, EncodeError
 from skystream.pipeline.names import register
 from skystream.pipeline.processor import Annotations
-from skystream.processors.sinks.files import _FileSink, observing_night, resolve_directory
+from skystream.processors.sinks.files import _FileSink, observing_night
 
 if TYPE_CHECKING:
     from skystream.alerts.model import Alert
@@ -204,26 +204,6 @@ class ParquetWriter(_FileSink):
         """The survey of the alerts written (one per sink: its ids decide column types)."""
         self._inferred: dict[str, Any] = {}
 
-    @classmethod
-    def from_spec(
-        cls, params: ParquetWriter.Params | Mapping[str, Any], context: Any
-    ) -> ParquetWriter:
-        """Build the writer from spec params; a relative directory is the spec file's.
-
-        ``context`` is a :class:`~skystream.pipeline.spec.BuildContext`
-        (its ``spec_dir`` and ``step`` are used).
-        """
-        checked = params if isinstance(params, cls.Params) else cls.Params.model_validate(params)
-        step = getattr(context, "step", None)
-        return cls(
-            resolve_directory(checked.directory, context),
-            columns=checked.columns,
-            annotations=checked.annotations,
-            compression=checked.compression,
-            name=step if isinstance(step, str) and step else None,
-        )
-
-    # -- reading alerts ---------------------------------------------------------------
     def _entry_payload(self, alert: Alert, annotations: Annotations | None) -> tuple[Hashable, Any]:
         survey = alert.survey
         if self.survey is None:
