@@ -23,6 +23,7 @@ offset) are skipped and counted by kind; they never stop a replay.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import queue
@@ -227,12 +228,13 @@ def play_stream(
             _log.info("read %d alerts into memory in %.2f s", summary.loaded, summary.load_seconds)
     total_passes = passes if passes is not None else (None if repeat_interval_s else 1)
     senders = [BatchProducer(settings, extra_config=_PRODUCER_CONFIG) for _ in range(producers)]
+    owned = _owned_partitions(len(partitions_of(settings, dst_topic)), producers)
     try:
         start = time.perf_counter()
         number = 0
         while not stop.is_set() and (total_passes is None or number < total_passes):
             number += 1
-            report = _play_pass(source, dst_topic, number, start, speed, senders, stop)
+            report = _play_pass(source, dst_topic, number, start, speed, senders, owned, stop)
             summary.passes.append(report)
             _log.info("pass %d: %s", number, report.message)
             if on_pass is not None:
@@ -339,6 +341,7 @@ def _play_pass(
     start: float,
     speed: float,
     senders: list[BatchProducer],
+    owned: list[list[int]] | None,
     stop: threading.Event,
 ) -> PassReport:
     pending: queue.Queue[_Alert | None] = queue.Queue(_QUEUE_ALERTS)
@@ -346,7 +349,15 @@ def _play_pass(
     threads = [
         threading.Thread(
             target=_send,
-            args=(sender, dst_topic, pending, start, lags[index], stop),
+            args=(
+                sender,
+                dst_topic,
+                pending,
+                start,
+                lags[index],
+                stop,
+                owned[index] if owned else None,
+            ),
             name=f"play-sender-{index}",
             daemon=True,
         )
@@ -428,9 +439,14 @@ def _send(
     start: float,
     lags: list[float],
     stop: threading.Event,
+    partitions: list[int] | None,
 ) -> None:
-    """Publish queued alerts when they are due (one sender thread)."""
+    """Publish queued alerts when they are due (one sender thread).
+
+    A sender with its own ``partitions`` writes to them in turn.
+    """
     clock = time.perf_counter
+    turns = itertools.cycle(partitions) if partitions else None
     while True:
         item = pending.get()
         if item is None:
@@ -442,8 +458,23 @@ def _send(
         if wait > 0 and stop.wait(wait):
             continue
         now = clock()
-        producer.produce(topic, value, headers=headers)
+        producer.produce(
+            topic, value, headers=headers, partition=next(turns) if turns is not None else None
+        )
         lags.append(max(0.0, now - start - due))
+
+
+def _owned_partitions(partitions: int, senders: int) -> list[list[int]] | None:
+    """Give each sender its own partitions, when there are enough to go round.
+
+    One writer per partition keeps the source's order within a partition and
+    avoids a bug of the embedded broker: with two producers appending to one
+    partition, a consumer reading at the head of the log skipped records.
+    With fewer partitions than senders, they share (``None``).
+    """
+    if partitions < senders:
+        return None
+    return [list(range(index, partitions, senders)) for index in range(senders)]
 
 
 def _check(

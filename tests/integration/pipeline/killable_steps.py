@@ -111,14 +111,12 @@ class StallInParquetWrite(ParquetWriter):
     files_planned = 0
     files_in_flush = 0
 
-    @classmethod
-    def from_spec(cls, params: Any, context: Any) -> StallInParquetWrite:
-        checked = cls.Params.model_validate(params)
-        writer = super().from_spec(checked, context)
-        assert isinstance(writer, StallInParquetWrite)
-        writer.stall_at_flush = checked.stall_at_flush
-        writer.marker = checked.marker
-        return writer
+    def __init__(
+        self, directory: Any, *, stall_at_flush: int = 0, marker: str = "", **options: Any
+    ) -> None:
+        super().__init__(directory, **options)
+        self.stall_at_flush = stall_at_flush
+        self.marker = marker
 
     def _plan(self, entries: Sequence[Any]) -> Iterator[tuple[Hashable, str, list[Any]]]:
         plan = list(super()._plan(entries))

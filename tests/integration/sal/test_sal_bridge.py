@@ -359,7 +359,10 @@ def test_sigterm_sends_everything_already_read(
         wait_readers=1,
     )
     bridge.wait_for_log(r"Test\.arrays DDS read queue is full")
-    # Paused: 100 samples per topic in the read queues, the rest in the DDS readers.
+    bridge.wait_for_log(r"Test\.logevent_arrays DDS read queue is full")
+    # Paused: 100 samples per topic in the read queues, the rest in the DDS readers
+    # (written samples reach them over loopback; a loaded machine may take a moment).
+    time.sleep(1.0)
     assert bridge.terminate() == 0
     assert re.search(r"bridge stopped: 600 read, 600 sent, 0 failed", bridge.log())
     received = read_all(kafka_settings, registry_url, bridge.subname, result.total)
