@@ -72,7 +72,10 @@ def test_running_but_silent_broker_blocks_a_new_start(stack_state_dir: Path) -> 
         log_file=broker.log_file,
         executable=broker.executable,
     )
-    moved = StackState(services=(silent,), storage=state.storage, started_at=state.started_at)
+    others = tuple(s for s in state.services if s.name != broker.name)  # stopped at teardown
+    moved = StackState(
+        services=(silent, *others), storage=state.storage, started_at=state.started_at
+    )
     state_file_path().write_text(moved.to_json())
     assert not stack_status(timeout=0.5).healthy
     with pytest.raises(StackError, match="does not answer"):
