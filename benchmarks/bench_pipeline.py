@@ -346,46 +346,51 @@ def _raw_forward(
     settings: KafkaSettings, admin: AdminClient, topic: str, expected: int, sso: list[bool]
 ) -> tuple[float, dict[str, Any]]:
     """Consume and produce the alerts the filter passes, picked by offset: no decoding."""
-    out = _create(admin, "bench-pipeline-forward")
-    consumer = _consumer(settings, topic)
-    producer = Producer(_writer_config(settings))
-    marks = _Marks()
-    kept = 0
-    try:
 
-        def handle(messages: list[Any]) -> None:
-            nonlocal kept
-            for message in messages:
-                if sso[message.offset()]:
-                    continue
-                while True:
-                    try:
-                        producer.produce(out, message.value())
-                        break
-                    except BufferError:
-                        producer.poll(0.01)
-                kept += 1
-            producer.poll(0)
+    def passing(message: Any) -> bytes | None:
+        return None if sso[message.offset()] else message.value()
 
-        _read_all(consumer, expected, handle, marks)
-        if producer.flush(60):
-            raise RuntimeError("the forwarding producer could not deliver in 60 s")
-        marks.add(0)  # done when the last alert is written
-    finally:
-        consumer.close()
-        _delete(admin, [out])
-    return marks.rate(), {"batches": len(marks.points) - 1, "written": kept}
+    return _consume_and_produce(settings, admin, topic, expected, "forward", passing)
 
 
 def _naive_loop(
     settings: KafkaSettings, admin: AdminClient, topic: str, expected: int, version: str
 ) -> tuple[float, dict[str, Any]]:
+    """Full fastavro decode, drop solar-system alerts, fastavro encode, produce."""
     schema = rubin_schema(version)
     parsed = schema.parsed
     # Rubin 8 and later name the solar-system record ssSource; before, ssObject.
     names = {field["name"] for field in schema.definition["fields"]}
     sso_field = "ssSource" if "ssSource" in names else "ssObject"
-    out = _create(admin, "bench-pipeline-naive")
+
+    def recoded(message: Any) -> bytes | None:
+        value = message.value()
+        reader = io.BytesIO(value)
+        reader.seek(wire.HEADER_SIZE)
+        record = fastavro.schemaless_reader(reader, parsed, None)
+        if record[sso_field] is not None:
+            return None
+        writer = io.BytesIO()
+        writer.write(value[: wire.HEADER_SIZE])
+        fastavro.schemaless_writer(writer, parsed, record)
+        return writer.getvalue()
+
+    return _consume_and_produce(settings, admin, topic, expected, "naive", recoded)
+
+
+def _consume_and_produce(
+    settings: KafkaSettings,
+    admin: AdminClient,
+    topic: str,
+    expected: int,
+    label: str,
+    output: Callable[[Any], bytes | None],
+) -> tuple[float, dict[str, Any]]:
+    """Read ``expected`` messages, produce ``output(message)`` of each (``None``: drop it).
+
+    The rate counts until the producer has delivered everything.
+    """
+    out = _create(admin, f"bench-pipeline-{label}")
     consumer = _consumer(settings, topic)
     producer = Producer(_writer_config(settings))
     marks = _Marks()
@@ -395,18 +400,12 @@ def _naive_loop(
         def handle(messages: list[Any]) -> None:
             nonlocal kept
             for message in messages:
-                value = message.value()
-                reader = io.BytesIO(value)
-                reader.seek(wire.HEADER_SIZE)
-                record = fastavro.schemaless_reader(reader, parsed, None)
-                if record[sso_field] is not None:
+                value = output(message)
+                if value is None:
                     continue
-                writer = io.BytesIO()
-                writer.write(value[: wire.HEADER_SIZE])
-                fastavro.schemaless_writer(writer, parsed, record)
                 while True:
                     try:
-                        producer.produce(out, writer.getvalue())
+                        producer.produce(out, value)
                         break
                     except BufferError:
                         producer.poll(0.01)
@@ -415,7 +414,7 @@ def _naive_loop(
 
         _read_all(consumer, expected, handle, marks)
         if producer.flush(60):
-            raise RuntimeError("the naive loop's producer could not deliver in 60 s")
+            raise RuntimeError(f"the {label} producer could not deliver in 60 s")
         marks.add(0)  # done when the last alert is written
     finally:
         consumer.close()
