@@ -39,6 +39,7 @@ import numpy as np
 
 from skystream.alerts.decoder import read_alert_file
 from skystream.alerts.generate import write_alert_file
+from skystream.alerts.times import unix_to_mjd
 from skystream.config import KafkaSettings, RegistrySettings
 from skystream.kafka.topics import create_topic, delete_topic
 from skystream.pipeline.runner import ComponentRunner, RunnerMetrics
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["DemoOptions", "DemoResult", "run_demo", "summary_lines"]
 
 _VISIT_INTERVAL_S = 37.0
-_MJD_UNIX_EPOCH = 40587.0
-_TAI_MINUS_UTC_S = 37.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ def run_demo(
         seed=options.seed,
         visit_size=options.visit_size,
         visit_interval_s=_VISIT_INTERVAL_S / options.speed,
-        start_mjd=_MJD_UNIX_EPOCH + (time.time() + _TAI_MINUS_UTC_S) / 86400.0,
+        start_mjd=unix_to_mjd(time.time(), "rubin"),
     )
     stage("writing a catalogue with counterparts of some alerts")
     catalogue_path = workdir / "catalogue.parquet"

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from skystream.alerts.decoder import AlertDecoder
 from skystream.alerts.model import UNIFORM_FIELDS, Alert
+from skystream.alerts.times import mjd_to_unix
 from skystream.config import ConfigValue, KafkaSettings, RegistrySettings
 from skystream.exceptions import (
     BrokerUnavailableError,
@@ -88,9 +89,6 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 _LATENCY_SAMPLES = 100_000
 #: Most passing alerts per batch whose observation time is read for the alert latency.
 ALERT_LATENCY_SAMPLE = 8
-# Rubin's times are TAI; TAI - UTC has been 37 s since 2017.
-_TAI_MINUS_UTC_S = 37.0
-_MJD_UNIX_EPOCH = 40587.0
 _BATCH_HISTORY = 10_000
 #: Consumer settings for alert-sized messages (~130 KB): fetch many per request and
 #: prefetch a whole batch while the previous one is written (librdkafka's 1 MB per
@@ -838,9 +836,7 @@ def _alert_latencies(alerts: Sequence[Alert], now_s: float) -> list[float]:
             mjd = alert.mjd
         except Exception:  # a sink took the alert; a missing time only loses a sample
             continue
-        observed = (mjd - _MJD_UNIX_EPOCH) * 86400.0
-        if alert.layout.survey == "rubin":
-            observed -= _TAI_MINUS_UTC_S
+        observed = mjd_to_unix(mjd, alert.layout.survey)
         found.append(now_s - observed)
     return found
 

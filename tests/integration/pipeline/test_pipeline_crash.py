@@ -21,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from component_process import (
-    InputAlert,
     OutputReader,
     committed_offsets,
     fill_input,
+    in_uncommitted_batch,
     worker_starter,
     write_spec,
 )
@@ -119,7 +119,9 @@ def test_kill_9_at_several_points_loses_nothing_and_repeats_only_uncommitted_bat
 
     # Duplicates: only alerts of some kill's uncommitted batch, at most one batch per kill.
     repeats = {i: n - 1 for i, n in seen.items() if n > 1}
-    allowed = {i: sum(_in_window(inputs[i], c) for c in after_kills) for i in passing}
+    allowed = {
+        i: sum(in_uncommitted_batch(inputs[i], c, BATCH) for c in after_kills) for i in passing
+    }
     assert all(repeats[i] <= allowed[i] for i in repeats), {
         i: (n, allowed[i]) for i, n in repeats.items() if n > allowed[i]
     }
@@ -130,9 +132,3 @@ def test_kill_9_at_several_points_loses_nothing_and_repeats_only_uncommitted_bat
         f"{len(passing)} passing alerts, {sum(repeats.values())} repeated outputs after "
         f"{len(after_kills)} kills; committed after each kill: {totals}"
     )
-
-
-def _in_window(alert: InputAlert, committed: dict[int, int]) -> bool:
-    """Whether ``alert`` could be in the batch in flight when the group stood at ``committed``."""
-    start = committed[alert.partition]
-    return start <= alert.offset < start + BATCH
