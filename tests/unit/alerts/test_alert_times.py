@@ -6,8 +6,8 @@ from skystream.alerts.times import TAI_MINUS_UTC_S, mjd_to_unix, unix_to_mjd
 
 
 def test_mjd_to_unix_in_each_time_scale() -> None:
-    # MJD 61000.0 is 2025-11-17T00:00 in its own scale.
-    midnight = dt.datetime(2025, 11, 17, tzinfo=dt.UTC).timestamp()
+    # MJD 61000.0 is 2025-11-21T00:00 in its own scale.
+    midnight = dt.datetime(2025, 11, 21, tzinfo=dt.UTC).timestamp()
     assert mjd_to_unix(61000.0, "ztf") == pytest.approx(midnight)
     assert mjd_to_unix(61000.0, "rubin") == pytest.approx(midnight - TAI_MINUS_UTC_S)
 
