@@ -21,53 +21,66 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
-def test_command_line_tour(stack_state_dir: Path) -> None:
-    tour = next(b for b in _blocks("bash") if b.startswith("skystream up"))
+def _commands(block: str) -> list[str]:
+    """The block's command lines, without their comments."""
+    return [line.split("  #")[0].strip() for line in block.splitlines()]
+
+
+def _environment(**variables: str) -> dict[str, str]:
+    """This environment with the venv's ``skystream`` first on PATH, and ``variables``."""
     environment = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "SKYSTREAM_STATE_DIR": str(stack_state_dir),
+        **variables,
     }
-    environment.pop("SKYSTREAM_BOOTSTRAP_SERVERS", None)
-    outputs = []
-    for line in tour.splitlines():
-        command = line.split("  #")[0].strip()
+    if "SKYSTREAM_STATE_DIR" in variables:  # the tour's own stack, not the session's
+        environment.pop("SKYSTREAM_BOOTSTRAP_SERVERS", None)
+    return environment
+
+
+def _run_commands(
+    commands: list[str],
+    environment: dict[str, str],
+    cwd: Path | None = None,
+    timeout_s: float = 120,
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run each command in bash, in order, asserting it succeeds; results by command."""
+    results = {}
+    for command in commands:
         result = subprocess.run(
-            ["bash", "-c", command], env=environment, capture_output=True, text=True, timeout=120
+            ["bash", "-c", command],
+            env=environment,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
         )
         assert result.returncode == 0, f"{command!r} failed: {result.stderr}"
-        outputs.append((command, result.stdout, result.stderr))
-    by_command = {command: (out, err) for command, out, err in outputs}
-    read_both = by_command["skystream consume status events --from-beginning -n 4"]
-    assert sorted(read_both[0].splitlines()) == sorted(
+        results[command] = result
+    return results
+
+
+def test_command_line_tour(stack_state_dir: Path) -> None:
+    tour = next(b for b in _blocks("bash") if b.startswith("skystream up"))
+    environment = _environment(SKYSTREAM_STATE_DIR=str(stack_state_dir))
+    results = _run_commands(_commands(tour), environment)
+    read_both = results["skystream consume status events --from-beginning -n 4"]
+    assert sorted(read_both.stdout.splitlines()) == sorted(
         ["IDLE", "SLEWING", "TRACKING", '{"ra":150.1,"dec":-2.5}']
     )
-    assert "consumed 4 messages" in read_both[1]
+    assert "consumed 4 messages" in read_both.stderr
 
 
 def test_processing_tour(kafka_settings: KafkaSettings, registry_url: str, tmp_path: Path) -> None:
     tour = next(b for b in _blocks("bash") if b.startswith("skystream demo"))
     shutil.copytree(README.parent / "examples", tmp_path / "examples")
-    environment = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "SKYSTREAM_BOOTSTRAP_SERVERS": str(kafka_settings.bootstrap_servers),
-        "SKYSTREAM_REGISTRY_URL": registry_url,
-    }
-    outputs = {}
+    environment = _environment(
+        SKYSTREAM_BOOTSTRAP_SERVERS=str(kafka_settings.bootstrap_servers),
+        SKYSTREAM_REGISTRY_URL=registry_url,
+    )
     try:
-        for line in tour.splitlines():
-            command = line.split("  #")[0].strip()
-            result = subprocess.run(
-                ["bash", "-c", command],
-                env=environment,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-            assert result.returncode == 0, f"{command!r} failed: {result.stderr}"
-            outputs[command.split()[1] + " " + command.split()[2]] = result.stdout
+        results = _run_commands(_commands(tour), environment, tmp_path, timeout_s=180)
+        outputs = {" ".join(c.split()[1:3]): r.stdout for c, r in results.items()}
     finally:
         from confluent_kafka.admin import AdminClient
 
@@ -110,25 +123,9 @@ def test_codec_example() -> None:
 
 def test_alert_simulator_tour(stack_state_dir: Path, tmp_path: Path) -> None:
     tour = next(b for b in _blocks("bash") if b.startswith("skystream sim generate"))
-    environment = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "SKYSTREAM_STATE_DIR": str(stack_state_dir),
-    }
-    environment.pop("SKYSTREAM_BOOTSTRAP_SERVERS", None)
-    commands = ["skystream up", *(line.split("  #")[0].strip() for line in tour.splitlines())]
-    outputs = {}
-    for command in commands:
-        result = subprocess.run(
-            ["bash", "-c", command],
-            env=environment,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, f"{command!r} failed: {result.stderr}"
-        outputs[command] = result.stdout
+    environment = _environment(SKYSTREAM_STATE_DIR=str(stack_state_dir))
+    results = _run_commands(["skystream up", *_commands(tour)], environment, tmp_path)
+    outputs = {command: result.stdout for command, result in results.items()}
     created = next(out for command, out in outputs.items() if "create-stream" in command)
     assert created == "successfully preloaded stream with 200 alerts\n"
     played = [out for command, out in outputs.items() if "play-stream" in command]
@@ -142,33 +139,20 @@ def test_alert_simulator_tour(stack_state_dir: Path, tmp_path: Path) -> None:
 
 def test_sal_tour(stack_state_dir: Path, tmp_path: Path) -> None:
     tour = next(b for b in _blocks("bash") if b.startswith("export SKYSTREAM_SAL_INTERFACES"))
-    environment = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "SKYSTREAM_STATE_DIR": str(stack_state_dir),
-        "SKYSTREAM_SAL_INTERFACES": "/work/shared/data/sal_interfaces",
-    }
-    environment.pop("SKYSTREAM_BOOTSTRAP_SERVERS", None)
+    environment = _environment(
+        SKYSTREAM_STATE_DIR=str(stack_state_dir),
+        SKYSTREAM_SAL_INTERFACES="/work/shared/data/sal_interfaces",
+    )
     # The Kafka half of the tour; the bridge half is tested in tests/integration/sal.
     commands = [
-        line.split("  #")[0].strip()
-        for line in tour.splitlines()
-        if line.startswith(("skystream sal list", "skystream sal schema", "skystream sal write",
-                            "skystream sal read"))
+        command
+        for command in _commands(tour)
+        if command.startswith(("skystream sal list", "skystream sal schema",
+                               "skystream sal write", "skystream sal read"))
     ]  # fmt: skip
     assert len(commands) == 4
-    outputs = {}
-    for command in ["skystream up", *commands]:
-        result = subprocess.run(
-            ["bash", "-c", command],
-            env=environment,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, f"{command!r} failed: {result.stderr}"
-        outputs[command.split()[2] if command != "skystream up" else "up"] = result.stdout
+    results = _run_commands(["skystream up", *commands], environment, tmp_path)
+    outputs = {c.split()[2]: r.stdout for c, r in results.items() if c != "skystream up"}
     assert "MTM1M3" in outputs["list"]
     assert '"name": "forceActuatorData"' in outputs["schema"]
     assert outputs["write"].startswith("wrote 20,000 messages (")
